@@ -1,0 +1,1 @@
+"""Molecules, boxes and the classical OPLS-AA force field."""
