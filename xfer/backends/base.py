@@ -93,7 +93,8 @@ def available_backends() -> list[str]:
 def get_backend(name: str) -> Backend:
     """Instantiate the backend registered as ``name``."""
     if name not in _REGISTRY:
-        raise InputError(f"unknown architecture {name!r}; available: {', '.join(available_backends())}")
+        known = ", ".join(available_backends())
+        raise InputError(f"unknown architecture {name!r}; available: {known}")
     target = _REGISTRY[name]
     if isinstance(target, str):
         module, _, cls = target.partition(":")

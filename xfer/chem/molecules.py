@@ -77,14 +77,13 @@ def parse_mix(text: str) -> dict[str, int]:
     """Parse a mixture like ``EC:16,EMC:32`` into ``{"EC": 16, "EMC": 32}``."""
     mix: dict[str, int] = {}
     for item in filter(None, (s.strip() for s in text.split(","))):
-        name, sep, count = item.partition(":")
-        if not sep or not count.strip().isdigit() or int(count) < 1:
+        name, sep, count = (part.strip() for part in item.partition(":"))
+        if not sep or not count.isdigit() or int(count) < 1:
             raise InputError(f"bad mixture entry {item!r}: expected NAME:COUNT, e.g. EC:16,EMC:32")
-        if name.strip() not in SMILES:
-            raise InputError(
-                f"unknown molecule {name.strip()!r} in mixture; known: {', '.join(known_molecules())}"
-            )
-        mix[name.strip()] = mix.get(name.strip(), 0) + int(count)
+        if name not in SMILES:
+            known = ", ".join(known_molecules())
+            raise InputError(f"unknown molecule {name!r} in mixture; known: {known}")
+        mix[name] = mix.get(name, 0) + int(count)
     if not mix:
         raise InputError("empty mixture: expected NAME:COUNT, e.g. EC:16,EMC:32")
     return mix
