@@ -1,0 +1,234 @@
+// pair_style quip: see pair_quip.h.
+#include "pair_quip.h"
+
+#include "atom.h"
+#include "comm.h"
+#include "domain.h"
+#include "error.h"
+#include "force.h"
+#include "memory.h"
+#include "neigh_list.h"
+#include "neighbor.h"
+
+#include "gap_check.h"
+#include "quip_api.h"
+
+#include <sys/stat.h>
+
+#include <climits>
+#include <cstdlib>
+#include <string>
+
+using namespace LAMMPS_NS;
+
+namespace xfer_quip {
+
+namespace {
+
+constexpr int kQuipApiVersion = 1;
+
+// The model QUIP holds for this process (QUIP keeps it in one static Fortran variable).
+struct LoadedModel {
+  std::string key;  // file identity + init string; empty while nothing is loaded
+  std::vector<int> handle;
+  double cutoff = 0.0;
+};
+
+LoadedModel &loaded_model() {
+  static LoadedModel model;
+  return model;
+}
+
+// Identifies the exact file contents QUIP would read: path, size and modification time.
+std::string model_key(const std::string &file, const std::string &init) {
+  struct stat st {};
+  char resolved[PATH_MAX];
+  const std::string path = realpath(file.c_str(), resolved) ? resolved : file;
+  if (stat(path.c_str(), &st) != 0) return path + "|" + init;
+  return path + "|" + std::to_string(st.st_size) + "|" + std::to_string(st.st_mtim.tv_sec) +
+         "." + std::to_string(st.st_mtim.tv_nsec) + "|" + init;
+}
+
+}  // namespace
+
+PairQuip::PairQuip(LAMMPS *lmp) : Pair(lmp) {
+  single_enable = 0;
+  restartinfo = 0;
+  one_coeff = 1;
+  manybody_flag = 1;
+  centroidstressflag = CENTROID_NOTAVAIL;
+}
+
+PairQuip::~PairQuip() {
+  if (allocated) {
+    memory->destroy(setflag);
+    memory->destroy(cutsq);
+  }
+}
+
+void PairQuip::allocate() {
+  allocated = 1;
+  const int n = atom->ntypes;
+  memory->create(setflag, n + 1, n + 1, "pair:setflag");
+  memory->create(cutsq, n + 1, n + 1, "pair:cutsq");
+  for (int i = 1; i <= n; ++i)
+    for (int j = i; j <= n; ++j) setflag[i][j] = 0;
+}
+
+void PairQuip::settings(int narg, char ** /*arg*/) {
+  if (narg != 0) error->all(FLERR, "pair_style quip takes no arguments");
+  if (quip_lammps_api_version() != kQuipApiVersion)
+    error->all(FLERR, "pair_style quip: QUIP library has LAMMPS API version {}, plugin needs {}",
+               quip_lammps_api_version(), kQuipApiVersion);
+}
+
+void PairQuip::coeff(int narg, char **arg) {
+  if (!allocated) allocate();
+  const int ntypes = atom->ntypes;
+  if (narg != 4 + ntypes)
+    error->all(FLERR,
+               "pair_coeff for quip needs: * * <model.xml> \"<init string>\" and one element "
+               "per atom type ({} types), got {} arguments",
+               ntypes, narg);
+  if (std::string(arg[0]) != "*" || std::string(arg[1]) != "*")
+    error->all(FLERR, "pair_coeff for quip must start with * *");
+
+  const std::string file = arg[2];
+  const std::string init = arg[3];
+
+  PotentialFileInfo info;
+  const std::string problem = check_potential_file(file, info);
+  if (!problem.empty()) error->all(FLERR, "pair_style quip: {}", problem);
+
+  type_z_.assign(ntypes + 1, 0);
+  for (int t = 1; t <= ntypes; ++t) {
+    const std::string name = arg[3 + t];
+    const int z = atomic_number(name);
+    if (z == 0)
+      error->all(FLERR, "pair_style quip: '{}' (atom type {}) is not an element symbol or "
+                        "atomic number", name, t);
+    if (!info.species.empty() && info.species.count(z) == 0) {
+      std::string known;
+      for (const int s : info.species) known += (known.empty() ? "" : " ") + element_symbol(s);
+      error->all(FLERR, "pair_style quip: element {} (atom type {}) is not in model {} "
+                        "(species: {})", element_symbol(z), t, file, known);
+    }
+    type_z_[t] = z;
+  }
+
+  // QUIP keeps one potential per process: reuse it for the same model, refuse another.
+  LoadedModel &model = loaded_model();
+  const std::string key = model_key(file, init);
+  if (model.key.empty()) {
+    int n_handle = 0;
+    int n_file = static_cast<int>(file.size());
+    int n_init = static_cast<int>(init.size());
+    double cutoff = 0.0;
+    quip_lammps_potential_initialise(nullptr, &n_handle, &cutoff, file.c_str(), &n_file,
+                                     init.c_str(), &n_init);
+    if (n_handle <= 0) error->all(FLERR, "pair_style quip: QUIP returned no potential handle");
+    model.handle.assign(n_handle, 0);
+    quip_lammps_potential_initialise(model.handle.data(), &n_handle, &cutoff, file.c_str(),
+                                     &n_file, init.c_str(), &n_init);
+    model.cutoff = cutoff;
+    model.key = key;
+    // QUIP's initialise resets libAtoms' verbosity stack; push one level so that a quippy
+    // module living in the same process still finds a value to pop when it finalises.
+    int silent = 0;
+    __system_module_MOD_verbosity_push(&silent);
+  } else if (model.key != key) {
+    error->all(FLERR, "pair_style quip: this process already holds QUIP model '{}'; QUIP keeps "
+                      "one model per process, so evaluate '{}' in another process",
+               model.key.substr(0, model.key.find('|')), file);
+  }
+  handle_ = model.handle;
+  quip_cutoff_ = model.cutoff;
+
+  for (int i = 1; i <= ntypes; ++i)
+    for (int j = i; j <= ntypes; ++j) setflag[i][j] = 1;
+}
+
+void PairQuip::init_style() {
+  if (force->newton_pair != 1) error->all(FLERR, "pair_style quip requires newton pair on");
+  if (atom->tag_enable == 0) error->all(FLERR, "pair_style quip requires atom IDs");
+  if (handle_.empty()) error->all(FLERR, "pair_style quip: pair_coeff has not loaded a model");
+  neighbor->add_request(this, NeighConst::REQ_FULL);
+}
+
+double PairQuip::init_one(int /*i*/, int /*j*/) { return quip_cutoff_; }
+
+void PairQuip::compute(int eflag, int vflag) {
+  ev_init(eflag, vflag);
+
+  int nlocal = atom->nlocal;
+  int nghost = atom->nghost;
+  const int ntotal = nlocal + nghost;
+  int inum = list->inum;
+
+  int sum_neigh = 0;
+  for (int ii = 0; ii < inum; ++ii) sum_neigh += list->numneigh[list->ilist[ii]];
+
+  z_.resize(ntotal);
+  tag_.resize(ntotal);
+  ilist_.resize(inum);
+  num_neigh_.resize(inum);
+  neigh_.resize(sum_neigh);
+  local_e_.assign(ntotal, 0.0);
+  local_virial_.assign(9 * static_cast<std::size_t>(ntotal), 0.0);
+  force_.assign(3 * static_cast<std::size_t>(ntotal), 0.0);
+
+  const int *type = atom->type;
+  for (int i = 0; i < ntotal; ++i) {
+    z_[i] = type_z_[type[i]];
+    tag_[i] = static_cast<int>(atom->tag[i]);
+  }
+  int k = 0;
+  for (int ii = 0; ii < inum; ++ii) {
+    const int i = list->ilist[ii];
+    ilist_[ii] = i;  // QUIP expects 0-based local indices here ...
+    num_neigh_[ii] = list->numneigh[i];
+    for (int jj = 0; jj < list->numneigh[i]; ++jj)
+      neigh_[k++] = (list->firstneigh[i][jj] & NEIGHMASK) + 1;  // ... and 1-based neighbours
+  }
+
+  // Cell vectors as the columns of a column-major 3x3 matrix.
+  const double lattice[9] = {domain->xprd, 0.0, 0.0, domain->xy, domain->yprd, 0.0,
+                             domain->xz, domain->yz, domain->zprd};
+  double lattice_copy[9];
+  std::copy(lattice, lattice + 9, lattice_copy);
+
+  int n_handle = static_cast<int>(handle_.size());
+  double energy = 0.0;
+  double quip_virial[9] = {0.0};
+  quip_lammps_wrapper(&nlocal, &nghost, z_.data(), tag_.data(), &inum, &sum_neigh, ilist_.data(),
+                      num_neigh_.data(), neigh_.data(), lattice_copy, handle_.data(), &n_handle,
+                      &atom->x[0][0], &energy, local_e_.data(), quip_virial,
+                      local_virial_.data(), force_.data());
+
+  double **f = atom->f;
+  for (int i = 0; i < ntotal; ++i) {
+    f[i][0] += force_[3 * i];
+    f[i][1] += force_[3 * i + 1];
+    f[i][2] += force_[3 * i + 2];
+  }
+
+  if (eflag_global) eng_vdwl += energy;
+  if (eflag_atom)
+    for (int i = 0; i < nlocal; ++i) eatom[i] += local_e_[i];
+
+  if (vflag_atom) {
+    // Fortran (row, col) of atom i sits at 9*i + row + 3*col.
+    for (int i = 0; i < ntotal; ++i) {
+      const double *w = &local_virial_[9 * static_cast<std::size_t>(i)];
+      vatom[i][0] += w[0];
+      vatom[i][1] += w[4];
+      vatom[i][2] += w[8];
+      vatom[i][3] += 0.5 * (w[3] + w[1]);
+      vatom[i][4] += 0.5 * (w[6] + w[2]);
+      vatom[i][5] += 0.5 * (w[7] + w[5]);
+    }
+  }
+  if (vflag_fdotr) virial_fdotr_compute();
+}
+
+}  // namespace xfer_quip
