@@ -1,0 +1,139 @@
+"""PNG figures of run analyses and committee scores (matplotlib, no GUI backend).
+
+Figures are built on :class:`matplotlib.figure.Figure` directly (Agg canvas, no pyplot
+state) and written atomically; the numbers behind them go to CSV/JSON next to them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+from matplotlib.figure import Figure
+
+from xfer.analysis.quality import ModelRuns, ScoreReport
+from xfer.analysis.results import RunAnalysis
+from xfer.atomic import atomic_path
+
+
+def _save(fig: Figure, target: Path) -> Path:
+    fig.tight_layout()
+    with atomic_path(target) as tmp:
+        fig.savefig(tmp, format="png", dpi=120)
+    return target
+
+
+def _centres(grid_min: float, width: float, n: int) -> np.ndarray:
+    return grid_min + width * (np.arange(n) + 0.5)
+
+
+def _support(hists: Sequence[np.ndarray], centres: np.ndarray, pad: int = 3) -> tuple[float, float]:
+    """x-range covering every non-empty bin (plus a few bins)."""
+    used = np.flatnonzero(np.sum(hists, axis=0) > 0)
+    lo, hi = max(used[0] - pad, 0), min(used[-1] + pad, len(centres) - 1)
+    return centres[lo], centres[hi]
+
+
+def density_histogram(target: Path, analysis: RunAnalysis) -> Path:
+    """P(rho) of one NPT run with its mean."""
+    d = analysis.density
+    hist = np.asarray(d.histogram)
+    x = _centres(d.grid_min, d.grid_width, len(hist))
+    fig = Figure(figsize=(5, 3.5))
+    ax = fig.add_subplot()
+    ax.step(x, hist / d.grid_width, where="mid", color="C0")
+    ax.axvline(d.mean, color="k", ls="--", lw=1, label=f"mean {d.mean:.4f} ± {d.sem:.4f}")
+    ax.set_xlim(*_support([hist], x))
+    ax.set_xlabel("density (g/cm$^3$)")
+    ax.set_ylabel("P($\\rho$) (cm$^3$/g)")
+    ax.set_title(f"{Path(analysis.run_dir).name}: {d.n_samples} samples")
+    ax.legend(frameon=False)
+    return _save(fig, target)
+
+
+def msd_curves(target: Path, analysis: RunAnalysis) -> Path:
+    """Block-averaged COM MSD per species with the fitted 6 D t + c lines."""
+    d = analysis.diffusion
+    lag = np.asarray(d.lag_ps)
+    fit = lag >= d.ballistic_ps - 1e-9
+    fig = Figure(figsize=(5, 3.5))
+    ax = fig.add_subplot()
+    for k, (name, s) in enumerate(d.species.items()):
+        ax.plot(lag, s.msd_A2, color=f"C{k}", label=f"{name} (N={s.n_molecules})")
+        if s.D_cm2_s is not None:
+            slope = 6.0 * s.D_cm2_s / 1e-4
+            ax.plot(
+                lag[fit],
+                slope * lag[fit] + s.intercept_A2,
+                color=f"C{k}",
+                ls="--",
+                label=f"fit D = {s.D_cm2_s * 1e6:.2f}e-6 cm$^2$/s",
+            )
+    ax.set_xlabel("lag time (ps)")
+    ax.set_ylabel("COM MSD (Å$^2$)")
+    ax.set_title(f"{Path(analysis.run_dir).name}: {d.n_blocks} block(s)")
+    ax.legend(frameon=False, fontsize=8)
+    return _save(fig, target)
+
+
+def committee_bars(target: Path, report: ScoreReport) -> Path:
+    """Bar charts of t_stab(NPT), mean density, D and Q per committee, error bars = SE."""
+    groups = list(report.committees)
+    panels = (
+        ("t_stab_npt_ps", "t$_{stab}$ NPT (ps)", 1.0, None),
+        ("density", "mean density (g/cm$^3$)", 1.0, None),
+        ("D_cm2_s", "D (10$^{-6}$ cm$^2$/s)", 1e6, report.reference.get("D_ref_cm2_s")),
+        ("Q", "Q", 1.0, None),
+    )
+    fig = Figure(figsize=(9, 6.5))
+    x = np.arange(len(groups))
+    for k, (key, label, scale, ref) in enumerate(panels):
+        ax = fig.add_subplot(2, 2, k + 1)
+        est = [getattr(report.committees[g], key) for g in groups]
+        mean = np.array([np.nan if e.mean is None else e.mean * scale for e in est])
+        err = np.array([0.0 if e.sem is None else e.sem * scale for e in est])
+        ax.bar(x, np.nan_to_num(mean), yerr=err, color=[f"C{i % 10}" for i in x], capsize=4)
+        for i, e in enumerate(est):
+            if e.mean is None:
+                ax.text(i, 0, "n/a", ha="center", va="bottom", fontsize=8)
+        if ref is not None:
+            ax.axhline(ref * scale, color="green", ls="--", lw=1.5, label="reference")
+            ax.legend(frameon=False, fontsize=8)
+        if key == "density" and np.isfinite(mean).any():
+            lo = np.nanmin(mean - err)
+            ax.set_ylim(0.95 * lo, None)
+        if key == "Q":
+            ax.set_ylim(0, 3)
+        ax.set_xticks(x, groups, rotation=30, ha="right", fontsize=8)
+        ax.set_ylabel(label)
+    return _save(fig, target)
+
+
+def density_comparison(target: Path, report: ScoreReport, models: Sequence[ModelRuns]) -> Path:
+    """Committee-averaged P(rho) of stable models per group against P_ref,av."""
+    grid_min, _, width = report.reference["grid"]
+    fig = Figure(figsize=(6, 4))
+    ax = fig.add_subplot()
+    hists = []
+    for k, group in enumerate(report.committees):
+        members = [m.histogram for m in models if m.group == group and m.npt.stability.stable]
+        members = [h for h in members if h is not None]
+        if not members:
+            continue
+        h = np.mean(members, axis=0)
+        hists.append(h)
+        x = _centres(grid_min, width, len(h))
+        ax.step(x, h / width, where="mid", color=f"C{k}", label=f"{group} ({len(members)})")
+    ref = report.reference.get("histogram")
+    if ref is not None:
+        h = np.asarray(ref)
+        hists.append(h)
+        x = _centres(grid_min, width, len(h))
+        ax.fill_between(x, h / width, step="mid", color="green", alpha=0.3, label="reference")
+    if hists:
+        ax.set_xlim(*_support(hists, _centres(grid_min, width, len(hists[0]))))
+    ax.set_xlabel("density (g/cm$^3$)")
+    ax.set_ylabel("P($\\rho$) (cm$^3$/g)")
+    ax.legend(frameon=False, fontsize=8)
+    return _save(fig, target)
