@@ -28,6 +28,10 @@ def _register() -> None:
 
     app.command("md")(md.md)
     app.command("demo")(md.demo)
+    from xfer.cli import analyze
+
+    app.command("analyze")(analyze.analyze)
+    app.command("score")(analyze.score)
 
 
 def main(argv: list[str] | None = None) -> int:
