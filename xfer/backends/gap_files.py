@@ -1,0 +1,163 @@
+"""Checks of GAP model files done before QUIP sees them.
+
+QUIP reports a bad model file with a Fortran ``STOP``: the whole process exits with code 1
+and no Python exception (in LAMMPS as in quippy). Every failure we know of is therefore
+detected here first and raised as :class:`~xfer.errors.InputError`:
+
+* the xml is missing, unreadable or not well-formed (truncated, corrupt);
+* it is not a GAP potential (no ``<Potential>``/``<GAP_params>``);
+* a ``gap.xml.sparseX.*`` file it refers to is missing or fails its recorded md5 sum;
+* a configuration holds an element the model has no descriptor for (QUIP would silently
+  give that atom zero energy and force).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import xml.etree.ElementTree as ET
+from collections.abc import Iterable
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+from ase.data import chemical_symbols
+
+from xfer.errors import InputError
+
+_SINGLE_Z = re.compile(r"(?:^|\s)(?:Z|Z1|Z2)=(\d+)")
+_LIST_Z = re.compile(r"species_Z=\{([^}]*)\}")
+_CUTOFF = re.compile(r"(?:^|\s)(?:cutoff|rcut_hard)=([0-9.eEdD+-]+)")
+
+
+@dataclass(frozen=True)
+class GapModelInfo:
+    """What xfer needs to know about a checked GAP model."""
+
+    xml: Path
+    species: tuple[str, ...]  # element symbols, by atomic number
+    cutoff: float  # largest descriptor cutoff (A)
+    sparse_files: tuple[Path, ...]
+    init_args: str  # the <Potential init_args=...> string
+
+    @property
+    def files(self) -> tuple[Path, ...]:
+        """The xml and every file that must travel with it."""
+        return (self.xml, *self.sparse_files)
+
+
+@cache
+def _md5(path: str, mtime_ns: int, size: int) -> str:
+    """md5 hex digest of ``path`` (cached per file version: sparseX files can be large)."""
+    del mtime_ns, size  # part of the cache key only
+    digest = hashlib.md5()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _descriptor_species(texts: Iterable[str]) -> set[int]:
+    numbers: set[int] = set()
+    for text in texts:
+        numbers.update(int(z) for z in _SINGLE_Z.findall(text))
+        for group in _LIST_Z.findall(text):
+            numbers.update(int(z) for z in group.split())
+    numbers.discard(0)
+    return numbers
+
+
+def _cutoff(texts: Iterable[str]) -> float:
+    values = [
+        float(v.replace("d", "e").replace("D", "e")) for t in texts for v in _CUTOFF.findall(t)
+    ]
+    return max(values, default=0.0)
+
+
+@dataclass(frozen=True)
+class _ParsedXml:
+    species: tuple[str, ...]
+    cutoff: float
+    init_args: str
+    sparse: tuple[tuple[str, str], ...]  # (file name, recorded md5 or "")
+
+
+@cache
+def _parse(path: str, mtime_ns: int, size: int) -> _ParsedXml:
+    """Parse a GAP xml (cached per file version)."""
+    del mtime_ns, size  # part of the cache key only
+    try:
+        root = ET.parse(path).getroot()
+    except ET.ParseError as exc:
+        raise InputError(
+            f"GAP model {path} is not well-formed xml (corrupt or truncated: {exc})"
+        ) from None
+    except OSError as exc:
+        raise InputError(f"cannot read GAP model {path}: {exc.strerror}") from None
+    potential = root.find("Potential")
+    if potential is None or root.find("GAP_params") is None:
+        raise InputError(f"{path} is not a GAP potential file (no <Potential> and <GAP_params>)")
+    sparse = tuple(
+        (c.get("sparseX_filename", ""), c.get("sparseX_md5sum", ""))
+        for c in root.iter("gpCoordinates")
+        if c.get("sparseX_filename")
+    )
+    descriptors = [d.text or "" for d in root.iter("descriptor")]
+    numbers = _descriptor_species(descriptors)
+    if not numbers:
+        raise InputError(f"GAP model {path} names no species in its descriptors")
+    return _ParsedXml(
+        species=tuple(chemical_symbols[z] for z in sorted(numbers)),
+        cutoff=_cutoff(descriptors),
+        init_args=potential.get("init_args", "IP GAP"),
+        sparse=sparse,
+    )
+
+
+def _listing(names: list[str]) -> str:
+    return ", ".join(names[:3]) + (", ..." if len(names) > 3 else "")
+
+
+def inspect_model(xml: Path) -> GapModelInfo:
+    """Check a GAP model xml and its sparseX files; InputError for every known defect."""
+    xml = Path(xml).resolve()
+    if not xml.is_file():
+        raise InputError(f"GAP model file {xml} does not exist")
+    stat = xml.stat()
+    parsed = _parse(str(xml), stat.st_mtime_ns, stat.st_size)
+    missing, corrupt = [], []
+    for name, md5 in parsed.sparse:
+        path = xml.parent / name
+        if not path.is_file():
+            missing.append(name)
+            continue
+        sstat = path.stat()
+        if md5 and _md5(str(path), sstat.st_mtime_ns, sstat.st_size) != md5:
+            corrupt.append(name)
+    if missing:
+        raise InputError(
+            f"GAP model {xml} lacks {len(missing)} of its {len(parsed.sparse)} sparseX files "
+            f"({_listing(missing)}): copy every {xml.name}.sparseX.* file next to the xml"
+        )
+    if corrupt:
+        raise InputError(
+            f"sparseX file(s) of GAP model {xml} do not match the md5 sums recorded in the "
+            f"xml: {_listing(corrupt)}"
+        )
+    return GapModelInfo(
+        xml=xml,
+        species=parsed.species,
+        cutoff=parsed.cutoff,
+        sparse_files=tuple(xml.parent / name for name, _ in parsed.sparse),
+        init_args=parsed.init_args,
+    )
+
+
+def check_species(symbols: Iterable[str], info: GapModelInfo) -> None:
+    """InputError if ``symbols`` holds elements the model has no descriptor for."""
+    unknown = sorted(set(symbols) - set(info.species))
+    if unknown:
+        raise InputError(
+            f"GAP model {info.xml} knows elements {', '.join(info.species)} but the "
+            f"configuration also has {', '.join(unknown)}"
+        )
