@@ -32,6 +32,9 @@ def _register() -> None:
 
     app.command("analyze")(analyze.analyze)
     app.command("score")(analyze.score)
+    from xfer.cli import dataset
+
+    app.add_typer(dataset.app, name="dataset")
 
 
 def main(argv: list[str] | None = None) -> int:
