@@ -32,7 +32,7 @@ def histogram(values: np.ndarray, grid: DensityGrid) -> tuple[np.ndarray, int]:
     return counts / inside, len(values) - inside
 
 
-def blocked_sem(values: np.ndarray, min_blocks: int = 8) -> tuple[float, float]:
+def blocked_sem(values: np.ndarray, min_blocks: int = 16) -> tuple[float, float]:
     """Correlation-aware standard error of the mean and statistical inefficiency.
 
     Returns (sem, s) with s = (sem / naive sem)^2 >= 1 for positively correlated data.

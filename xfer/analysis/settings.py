@@ -58,7 +58,7 @@ class AnalysisSettings(BaseModel):
         description="additive smoothing of every histogram bin before KL (empty bins)",
     )
     density_min_blocks: int = Field(
-        8, ge=2, description="fewest blocks a blocking level may have for the density SE"
+        16, ge=2, description="fewest blocks a blocking level may have for the density SE"
     )
 
     @model_validator(mode="after")

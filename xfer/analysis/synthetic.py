@@ -27,7 +27,7 @@ class SyntheticRun:
     """What to write; diffusivities in A^2/ps per molecule name."""
 
     mix: dict[str, int] = field(default_factory=lambda: {"EC": 2, "EMC": 4})
-    ensemble: str = "nvt"
+    ensemble: str = "nvt"  # "npt" varies the thermo density; the box stays fixed
     n_frames: int = 101
     dump_every: int = 200
     timestep_fs: float = 0.5
@@ -192,3 +192,11 @@ def _write_thermo(path, spec, rng, time_ps) -> None:
         for k, (t, r) in enumerate(zip(time_ps, rho, strict=True))
     ]
     write_text(path, "\n".join(rows) + "\n")
+
+
+def write_synthetic_model(model_dir: str | Path, npt: SyntheticRun, nvt: SyntheticRun) -> Path:
+    """A model directory as ``xfer score`` expects it: ``npt/`` and ``nvt/`` run directories."""
+    model_dir = Path(model_dir)
+    write_synthetic_run(model_dir / "npt", npt)
+    write_synthetic_run(model_dir / "nvt", nvt)
+    return model_dir

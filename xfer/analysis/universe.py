@@ -67,18 +67,11 @@ def load_system(
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            universe = mda.Universe(
-                str(data_path),
-                traj.positions,
-                format=MemoryReader,
-                dimensions=traj.dimensions,
-                topology_format="DATA",
-            )
-    except (OSError, ValueError, KeyError, IndexError) as exc:
+            universe = mda.Universe(str(data_path), topology_format="DATA", format="DATA")
+    except Exception as exc:  # MDAnalysis raises assorted errors for malformed files
         raise InputError(f"cannot read LAMMPS data file {data_path}: {exc}") from exc
-    except Exception as exc:  # MDAnalysis raises bare errors for inconsistent inputs
-        raise InputError(f"{data_path} and the dump do not fit together: {exc}") from exc
     _check_match(universe, traj, data_path)
+    universe.load_new(traj.positions, format=MemoryReader, dimensions=traj.dimensions)
     if not hasattr(universe.atoms, "bonds") or len(universe.atoms.bonds) == 0:
         raise InputError(f"{data_path}: no Bonds section, molecules cannot be identified")
     elements = [element_of_mass(m) for m in universe.atoms.masses]
