@@ -48,7 +48,7 @@ def density_histogram(target: Path, analysis: RunAnalysis) -> Path:
     ax.set_xlabel("density (g/cm$^3$)")
     ax.set_ylabel("P($\\rho$) (cm$^3$/g)")
     ax.set_title(f"{Path(analysis.run_dir).name}: {d.n_samples} samples")
-    ax.legend(frameon=False)
+    ax.legend(frameon=False, fontsize=8, loc="upper left")
     return _save(fig, target)
 
 
