@@ -35,6 +35,11 @@ def _register() -> None:
     from xfer.cli import dataset
 
     app.add_typer(dataset.app, name="dataset")
+    from xfer.cli import train
+
+    app.command("train")(train.train)
+    app.command("export")(train.export)
+    app.add_typer(train.models_app, name="models")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,0 +1,127 @@
+"""Train committees into a models root and find them again.
+
+Layout: ``<root>/<arch>/<recipe>/seed<k>/`` holds one model file plus its ``<file>.json``
+metadata (arch, recipe, seed, training-set hash, hyperparameters, library versions,
+validation errors). Everything here goes through the backend interface.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from xfer.backends.base import PairSpec, TrainedModel, get_backend
+from xfer.backends.committee import find_model, train_committee
+from xfer.errors import InputError
+
+_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]*$")
+_SEEDS_RE = re.compile(r"^\d+(-\d+)?$")
+
+
+def parse_seeds(text: str) -> list[int]:
+    """``"0-4"`` -> [0, 1, 2, 3, 4]; ``"0,3,7"`` and mixes like ``"0-2,5"`` work too."""
+    seeds: list[int] = []
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        if not _SEEDS_RE.match(part):
+            raise InputError(f"bad seed list {text!r}: use e.g. 0-4 or 0,1,2")
+        first, _, last = part.partition("-")
+        stop = int(last) if last else int(first)
+        if stop < int(first):
+            raise InputError(f"bad seed range {part!r} in {text!r}")
+        seeds.extend(range(int(first), stop + 1))
+    if not seeds or len(set(seeds)) != len(seeds):
+        raise InputError(f"bad seed list {text!r}: empty or repeated seeds")
+    return seeds
+
+
+def committee_dir(root: Path, arch: str, recipe: str) -> Path:
+    """``<root>/<arch>/<recipe>`` (the recipe name must be usable as a directory name)."""
+    if not _NAME_RE.match(recipe):
+        raise InputError(f"recipe name {recipe!r} must be letters, digits and _ . + -")
+    return Path(root) / arch / recipe
+
+
+def train(
+    arch: str,
+    recipe: str,
+    train_file: Path,
+    valid_file: Path | None,
+    seeds: Sequence[int],
+    hyper: dict[str, Any],
+    root: Path,
+    reuse: bool = True,
+) -> list[TrainedModel]:
+    """Train (or reuse) a committee of ``arch`` on ``train_file`` under the models root.
+
+    Without a validation file the training file is used for the recorded errors, and the
+    metadata says so (``validation_set: "train"``).
+    """
+    train_file = Path(train_file).resolve()
+    if not train_file.is_file():
+        raise InputError(f"training file {train_file} does not exist")
+    if valid_file is not None and not Path(valid_file).is_file():
+        raise InputError(f"validation file {valid_file} does not exist")
+    valid = train_file if valid_file is None else Path(valid_file).resolve()
+    get_backend(arch)  # unknown architectures fail before any directory is made
+    return train_committee(
+        arch,
+        train_file,
+        valid,
+        committee_dir(root, arch, recipe),
+        seeds,
+        hyper,
+        extra_meta={"recipe": recipe, "validation_set": "train" if valid_file is None else "valid"},
+        reuse=reuse,
+    )
+
+
+def find_models(root: Path) -> list[TrainedModel]:
+    """Every model under ``root`` (any depth), sorted by arch, recipe, seed."""
+    root = Path(root)
+    if not root.is_dir():
+        raise InputError(f"models root {root} is not a directory")
+    found = {}
+    for meta_file in root.rglob("*.json"):
+        model = find_model(meta_file.parent)
+        if model is not None:
+            found[model.path] = model
+    return sorted(
+        found.values(),
+        key=lambda m: (m.arch, str(m.meta.get("recipe", "")), m.meta.get("seed", -1), m.path),
+    )
+
+
+def load_model(path: Path) -> TrainedModel:
+    """A model from its file (with ``<file>.json`` metadata) or from its directory."""
+    path = Path(path)
+    if path.is_dir():
+        model = find_model(path)
+        if model is None:
+            raise InputError(f"{path} holds no model with xfer metadata (<model>.json)")
+        return model
+    if not path.is_file():
+        raise InputError(f"model {path} does not exist")
+    model = find_model(path.parent)
+    if model is None or model.path != path.resolve():
+        raise InputError(f"model {path} has no xfer metadata file {path.name}.json")
+    return model
+
+
+def load_committee(directory: Path) -> list[TrainedModel]:
+    """The models of one committee directory (``<root>/<arch>/<recipe>``), by seed."""
+    models = [
+        m for m in find_models(directory) if m.path.parent.parent == Path(directory).resolve()
+    ]
+    if not models:
+        raise InputError(f"{directory} holds no seed<k>/ models")
+    return models
+
+
+def export_model(path: Path) -> tuple[Path, PairSpec]:
+    """Export a trained model for LAMMPS; returns the file LAMMPS loads and its pair lines."""
+    model = load_model(path)
+    backend = get_backend(model.arch)
+    exported = backend.export(model)
+    return exported, backend.pair_spec(model)
