@@ -1,0 +1,57 @@
+"""A molecular system: atoms grouped in molecules, bonds, an orthogonal or triclinic cell."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from ase import Atoms
+from ase.data import atomic_masses, atomic_numbers
+
+AMU_PER_A3_TO_G_PER_CM3 = 1.66053906660  # 1 amu/A^3 in g/cm^3
+
+
+@dataclass
+class System:
+    """Molecules in a periodic cell with molecules whole (unwrapped coordinates).
+
+    ``mol_ids`` are 1-based per atom; ``molecule_names[k]`` names molecule ``k+1``;
+    ``bonds`` are 0-based global atom index pairs.
+    """
+
+    symbols: list[str]
+    positions: np.ndarray
+    cell: np.ndarray
+    mol_ids: np.ndarray
+    molecule_names: list[str]
+    bonds: list[tuple[int, int]]
+
+    @property
+    def n_atoms(self) -> int:
+        return len(self.symbols)
+
+    @property
+    def masses(self) -> np.ndarray:
+        return np.array([atomic_masses[atomic_numbers[s]] for s in self.symbols])
+
+    @property
+    def volume(self) -> float:
+        return float(abs(np.linalg.det(self.cell)))
+
+    @property
+    def density(self) -> float:
+        """Mass density in g/cm^3."""
+        return float(self.masses.sum() / self.volume * AMU_PER_A3_TO_G_PER_CM3)
+
+    def to_atoms(self) -> Atoms:
+        """ASE Atoms (pbc, whole molecules) with a per-atom ``mol_id`` array."""
+        atoms = Atoms(self.symbols, positions=self.positions, cell=self.cell, pbc=True)
+        atoms.arrays["mol_id"] = self.mol_ids.copy()
+        return atoms
+
+    def mix(self) -> dict[str, int]:
+        """Molecule counts by name, in order of first appearance."""
+        counts: dict[str, int] = {}
+        for name in self.molecule_names:
+            counts[name] = counts.get(name, 0) + 1
+        return counts

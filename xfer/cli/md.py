@@ -1,0 +1,80 @@
+"""``xfer md``: one LAMMPS simulation from the templates (and ``xfer demo``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from pydantic import ValidationError
+from rich.console import Console
+
+from xfer.chem.molecules import parse_mix
+from xfer.errors import InputError
+
+
+def _settings(**kwargs):
+    from xfer.md import MDSettings
+
+    try:
+        return MDSettings(**kwargs)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "settings"
+        raise InputError(f"{where}: {first['msg']}") from None
+
+
+def md(
+    out: Annotated[Path, typer.Option("--out", help="Run directory to write.")],
+    potential: Annotated[str, typer.Option(help="opls, or ml with --model")] = "opls",
+    mix: Annotated[str | None, typer.Option(help="Molecules, e.g. EC:16,EMC:32")] = None,
+    density: Annotated[float, typer.Option(help="Packing density, g/cm3")] = 1.0,
+    data: Annotated[Path | None, typer.Option(help="Start from this LAMMPS data file")] = None,
+    ensemble: Annotated[str, typer.Option(help="npt, nvt or nve")] = "npt",
+    temperature: Annotated[float, typer.Option(help="K")] = 500.0,
+    pressure: Annotated[float, typer.Option(help="atm (NPT)")] = 1.0,
+    time_ps: Annotated[float, typer.Option("--time-ps", help="Length, ps")] = 2.0,
+    timestep_fs: Annotated[float, typer.Option("--timestep-fs")] = 0.5,
+    seed: Annotated[int, typer.Option()] = 1,
+    bond_stretch_max: Annotated[float, typer.Option("--bond-stretch-max", help="A")] = 0.5,
+    bond_stretch_rel: Annotated[
+        float | None, typer.Option("--bond-stretch-rel", help="fraction of r0, e.g. 1.0")
+    ] = None,
+    density_range: Annotated[
+        tuple[float, float], typer.Option("--density-range", help="g/cm3 (NPT halt)")
+    ] = (0.2, 2.0),
+    check_every: Annotated[int, typer.Option("--check-every", help="steps")] = 10,
+    thermo_every: Annotated[int, typer.Option("--thermo-every", help="steps")] = 10,
+    dump_every: Annotated[int, typer.Option("--dump-every", help="steps")] = 100,
+    force: Annotated[bool, typer.Option(help="Rerun even if a finished result exists")] = False,
+) -> None:
+    """Run one NPT/NVT simulation with in-engine stability halts; write RUN_DIR/result.json."""
+    from xfer.md import run_md
+
+    if potential not in ("opls", "ml"):
+        raise InputError(f"unknown potential {potential!r}: use opls (or ml with --model)")
+    if potential == "ml":
+        raise InputError("--potential ml needs --model, which arrives with the backends")
+    settings = _settings(
+        potential=potential, mix=parse_mix(mix) if mix else None, density=density, data=data,
+        ensemble=ensemble, temperature=temperature, pressure=pressure, time_ps=time_ps,
+        timestep_fs=timestep_fs, seed=seed, bond_stretch_max=bond_stretch_max,
+        bond_stretch_rel=bond_stretch_rel, density_range=density_range,
+        check_every=check_every, thermo_every=thermo_every, dump_every=dump_every,
+    )
+    result = run_md(settings, out, force=force)
+    state = f"HALTED ({result['halt_reason']})" if result["halted"] else "completed"
+    Console().print(
+        f"{out}: {state} after {result['t_stab_ps']:.3f} ps of {result['time_ps_requested']} ps "
+        f"({result['n_atoms']} atoms, {result['wall_s']:.1f} s)"
+    )
+
+
+def demo(
+    out: Annotated[Path, typer.Option("--out", help="Directory for the demo run")] = Path(
+        "runs/demo"
+    ),
+) -> None:
+    """The embedded default job: OPLS-AA 3:7 EC:EMC (16 EC + 32 EMC) NPT at 500 K, 2 ps."""
+    md(out=out / "opls-npt-500K", mix="EC:16,EMC:32", density=1.0, ensemble="npt",
+       temperature=500.0, time_ps=2.0)

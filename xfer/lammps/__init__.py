@@ -1,0 +1,1 @@
+"""Everything that talks to LAMMPS: data files, templates, bond alarms, runs, dumps."""

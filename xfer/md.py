@@ -1,0 +1,207 @@
+"""One molecular-dynamics run in LAMMPS from the templates: ``xfer md`` and its Python API.
+
+A run directory holds ``system.data``, ``bonds.table``, ``in.lammps``, ``thermo.csv``,
+``traj.dump``, ``log.lammps`` and, written last and atomically, ``result.json``.
+A directory whose ``result.json`` matches the requested settings is returned as is
+(finished work is never redone); anything else in it is an unfinished run and is redone.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import shutil
+import time
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from xfer.atomic import write_json, write_text
+from xfer.backends.base import PairSpec
+from xfer.chem.molecules import composition_label
+from xfer.chem.packing import pack
+from xfer.errors import InputError
+from xfer.lammps.bond_alarm import ALARM_ENERGY, TABLE_POINTS, BondCriterion, write_tables
+from xfer.lammps.datafile import write_ml_data, write_opls_data
+from xfer.lammps.readdata import read_system
+from xfer.lammps.runner import LammpsRun
+from xfer.lammps.templates import render
+
+ATM_TO_BAR = 1.01325
+
+
+class MDSettings(BaseModel):
+    """Everything that defines one validation/production MD run."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    potential: Literal["opls", "ml"] = "opls"
+    mix: dict[str, int] | None = None
+    density: float = Field(1.0, gt=0, description="g/cm3, for packing a new box")
+    data: Path | None = Field(None, description="start from this LAMMPS data file instead")
+    ensemble: Literal["npt", "nvt", "nve"] = "npt"
+    temperature: float = Field(500.0, gt=0)
+    pressure: float = Field(1.0, description="atm (NPT)")
+    time_ps: float = Field(2.0, gt=0)
+    timestep_fs: float = Field(0.5, gt=0)
+    seed: int = Field(1, ge=1)
+    tdamp_fs: float = Field(100.0, gt=0)
+    pdamp_fs: float = Field(1000.0, gt=0)
+    thermo_every: int = Field(10, ge=1)
+    dump_every: int = Field(100, ge=1)
+    check_every: int = Field(10, ge=1)
+    bond_stretch_max: float | None = Field(0.5, gt=0, description="A beyond r0")
+    bond_stretch_rel: float | None = Field(None, gt=0, description="fraction of r0 (0.5 = +50%)")
+    density_range: tuple[float, float] | None = (0.2, 2.0)
+    pair: PairSpec | None = None
+
+    @model_validator(mode="after")
+    def _consistent(self) -> MDSettings:
+        if self.mix is None and self.data is None:
+            raise ValueError("give a molecule mix (e.g. EC:16,EMC:32) or a data file")
+        if self.potential == "ml" and self.pair is None:
+            raise ValueError("an ML run needs a model (pair style)")
+        if self.density_range and not self.density_range[0] < self.density_range[1]:
+            raise ValueError("density range must be (min, max) with min < max")
+        return self
+
+    @property
+    def n_steps(self) -> int:
+        return int(round(self.time_ps * 1000.0 / self.timestep_fs))
+
+    def fingerprint(self) -> dict[str, Any]:
+        """JSON form used to recognise a finished run with the same settings."""
+        return json.loads(self.model_dump_json())
+
+
+@contextmanager
+def _cwd(path: Path):
+    old = Path.cwd()
+    os.chdir(path)
+    try:
+        yield
+    finally:
+        os.chdir(old)
+
+
+def prepare_run(settings: MDSettings, out_dir: Path) -> dict[str, Any]:
+    """Write system.data, bonds.table and in.lammps into ``out_dir``; return template vars."""
+    system = read_system(settings.data) if settings.data else pack(
+        settings.mix or {}, settings.density, seed=settings.seed
+    )
+    out_dir.mkdir(parents=True, exist_ok=True)
+    data_file = out_dir / "system.data"
+    if settings.potential == "opls":
+        info = write_opls_data(system, data_file)
+        potential_vars: dict[str, Any] = {
+            "potential_template": "potential_opls.lmp.j2",
+            "lj_inner": 9.0, "lj_outer": 11.0, "kspace_accuracy": 1.0e-5,
+        }
+    else:
+        assert settings.pair is not None
+        info = write_ml_data(system, data_file, list(settings.pair.elements))
+        potential_vars = {
+            "potential_template": "potential_ml.lmp.j2",
+            "pair_style": settings.pair.pair_style,
+            "pair_coeff": settings.pair.pair_coeff,
+            "newton_pair": settings.pair.newton_pair,
+            "extra_commands": list(settings.pair.extra_commands),
+        }
+    criterion = BondCriterion(
+        absolute=None if settings.bond_stretch_rel else settings.bond_stretch_max,
+        relative=settings.bond_stretch_rel,
+    )
+    rows = write_tables(info.bond_types, criterion, out_dir / "bonds.table")
+    variables = {
+        **potential_vars,
+        "data_file": "system.data",
+        "bond_table": "bonds.table",
+        "bond_types": rows,
+        "table_points": TABLE_POINTS,
+        "alarm_energy": ALARM_ENERGY,
+        "elements": info.elements,
+        "ensemble": settings.ensemble,
+        "temperature": settings.temperature,
+        "pressure_bar": settings.pressure * ATM_TO_BAR,
+        "timestep_fs": settings.timestep_fs,
+        "tdamp_fs": settings.tdamp_fs,
+        "pdamp_fs": settings.pdamp_fs,
+        "seed": settings.seed,
+        "thermo_every": settings.thermo_every,
+        "dump_every": settings.dump_every,
+        "check_every": settings.check_every,
+        "density_range": settings.density_range if settings.ensemble == "npt" else None,
+        "lost_policy": "error",
+        "n_steps": settings.n_steps,
+    }
+    write_text(out_dir / "in.lammps", render("md.lmp.j2", **variables))
+    return {"system": system, "bond_types": rows, "elements": info.elements}
+
+
+def finished_result(settings: MDSettings, out_dir: Path) -> dict[str, Any] | None:
+    """The stored result of an identical finished run in ``out_dir``, if any."""
+    path = out_dir / "result.json"
+    if not path.exists():
+        return None
+    result = json.loads(path.read_text())
+    return result if result.get("settings") == settings.fingerprint() else None
+
+
+def run_md(settings: MDSettings, out_dir: Path, force: bool = False) -> dict[str, Any]:
+    """Run (or reuse) one MD simulation in ``out_dir``; return the result.json content."""
+    out_dir = Path(out_dir).resolve()
+    if not force and (done := finished_result(settings, out_dir)) is not None:
+        return done
+    fresh = not out_dir.exists()
+    if not fresh:  # an unfinished or different run: start it again from scratch
+        (out_dir / "result.json").unlink(missing_ok=True)
+    try:
+        prepared = prepare_run(settings, out_dir)
+    except Exception:
+        if fresh:
+            shutil.rmtree(out_dir, ignore_errors=True)
+        raise
+    start = time.perf_counter()
+    with _cwd(out_dir):
+        outcome = LammpsRun(plugins_needed=_plugins(settings)).execute(
+            "in.lammps", settings.n_steps, prepared["bond_types"], prepared["elements"]
+        )
+    system = prepared["system"]
+    result = {
+        "ensemble": settings.ensemble,
+        "potential": settings.potential,
+        "pair_style": settings.pair.pair_style if settings.pair else "lj/charmm/coul/long",
+        "temperature_K": settings.temperature,
+        "pressure_atm": settings.pressure if settings.ensemble == "npt" else None,
+        "timestep_fs": settings.timestep_fs,
+        "time_ps_requested": settings.time_ps,
+        "n_steps_requested": settings.n_steps,
+        "n_steps_done": outcome.n_steps_done,
+        "t_stab_ps": outcome.n_steps_done * settings.timestep_fs / 1000.0,
+        "halted": outcome.halt_reason is not None,
+        "halt_reason": outcome.halt_reason,
+        "halt_detail": outcome.halt_detail,
+        "dump_every": settings.dump_every,
+        "thermo_every": settings.thermo_every,
+        "mix": system.mix(),
+        "composition": composition_label(system.mix()),
+        "n_atoms": system.n_atoms,
+        "lammps_version": outcome.lammps_version,
+        "wall_s": round(time.perf_counter() - start, 3),
+        "settings": settings.fingerprint(),
+    }
+    if outcome.n_steps_done == 0 and outcome.halt_reason is None:
+        raise InputError("LAMMPS did not run a single step")
+    if not math.isfinite(result["t_stab_ps"]):
+        raise InputError("non-finite stability time")
+    write_json(out_dir / "result.json", result)
+    return result
+
+
+def _plugins(settings: MDSettings) -> list[str]:
+    if settings.pair is not None and settings.pair.plugin:
+        return [settings.pair.plugin]
+    return []
