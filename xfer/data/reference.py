@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 from ase import Atoms
 from ase.calculators.calculator import Calculator, FileIOCalculator, get_calculator_class
+from ase.calculators.calculator import names as calculator_names
 
 from xfer.data.frames import (
     ENERGY_KEY,
@@ -58,6 +59,11 @@ class ReferenceSpec:
 
 def calculator_class(name: str) -> type[Calculator]:
     """Resolve ``tblite``, an ASE calculator name, or ``module:Class``."""
+    if name != "tblite" and ":" not in name and name.lower() not in calculator_names:
+        raise InputError(
+            f"unknown reference calculator {name!r}: use tblite, an ASE calculator name "
+            f"({', '.join(calculator_names)}) or module:Class"
+        )
     try:
         if name == "tblite":
             from tblite.ase import TBLite
@@ -69,8 +75,6 @@ def calculator_class(name: str) -> type[Calculator]:
         return get_calculator_class(name)
     except (ImportError, AttributeError) as exc:
         raise EnvironmentProblem(f"reference calculator {name!r} is not available: {exc}") from exc
-    except (KeyError, ValueError) as exc:
-        raise InputError(f"unknown reference calculator {name!r}: {exc}") from exc
 
 
 def make_calculator(spec: ReferenceSpec, directory: Path | None = None) -> Calculator:

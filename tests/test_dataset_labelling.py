@@ -1,0 +1,147 @@
+"""Resumable, crash-safe labelling: SIGKILL mid-run and restart, torn log records, failed
+frames recorded and skipped, parallel workers identical to serial."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import xfer  # noqa: F401
+from xfer.data.labelling import label_frames, read_log
+from xfer.data.reference import ReferenceSpec
+from xfer.data.sm import single_molecule_frames
+from xfer.data.store import Dataset
+from xfer.errors import InputError
+
+N_EACH = 8  # EC and EMC frames in 8 A periodic boxes: ~0.2-0.5 s each with GFN2-xTB
+CONFIG = f"""
+[sm]
+molecules = {{EC = {N_EACH}, EMC = {N_EACH}}}
+temperatures = [300, 500]
+sampler = "mmff"
+box = 8.0
+"""
+CLI = [sys.executable, "-c", "from xfer.cli import run; run()"]
+
+
+def _records(log: Path) -> list[dict]:
+    return [json.loads(line) for line in log.read_text().splitlines()]
+
+
+def _build(config: Path, out: Path) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [*CLI, "dataset", "build", str(config), "--out", str(out), "--no-progress"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+def test_sigkill_mid_run_then_restart_labels_every_frame_once(tmp_path):
+    config = tmp_path / "sm.toml"
+    config.write_text(CONFIG)
+    total = 2 * N_EACH
+    killed = tmp_path / "killed"
+    proc = subprocess.Popen(
+        [*CLI, "dataset", "build", str(config), "--out", str(killed), "--no-progress"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    log = killed / "work" / "sm.labels.jsonl"
+    deadline = time.monotonic() + 240
+    while time.monotonic() < deadline and proc.poll() is None:
+        if log.exists() and log.read_bytes().count(b"\n") >= 4:
+            break
+        time.sleep(0.02)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert proc.returncode == -signal.SIGKILL
+    done_at_kill = log.read_bytes().count(b"\n")
+    assert 4 <= done_at_kill < total
+    assert not (killed / "manifest.json").exists()
+    with open(log, "ab") as fh:  # a record torn by a kill in the middle of its write
+        fh.write(b'{"frame_id":"sm-EC-s1-0007","status":"ok","energy":-4')
+
+    restarted = _build(config, killed)
+    assert restarted.returncode == 0, restarted.stderr
+    records = _records(log)  # the torn tail was cut, every line is a whole record
+    assert sorted(r["frame_id"] for r in records) == sorted({r["frame_id"] for r in records})
+    assert len(records) == total
+
+    reference = tmp_path / "uninterrupted"
+    assert _build(config, reference).returncode == 0
+    got = Dataset.open(killed).frames()
+    want = Dataset.open(reference).frames()
+    assert [f.info["frame_id"] for f in got] == [f.info["frame_id"] for f in want]
+    assert len({f.info["frame_id"] for f in got}) == total
+    for a, b in zip(got, want, strict=True):
+        assert a.info["REF_energy"] == b.info["REF_energy"]
+        assert np.array_equal(a.arrays["REF_forces"], b.arrays["REF_forces"])
+        assert np.array_equal(a.info["REF_virial"], b.info["REF_virial"])
+        assert np.array_equal(a.positions, b.positions)
+    assert (killed / "sm.extxyz").read_bytes() == (reference / "sm.extxyz").read_bytes()
+
+
+@pytest.fixture(scope="module")
+def molecules():
+    return single_molecule_frames("EC", 3, [400], sampler="mmff") + single_molecule_frames(
+        "EMC", 3, [400], sampler="mmff"
+    )
+
+
+def test_failed_frames_are_recorded_skipped_and_retried_on_request(tmp_path, molecules):
+    log = tmp_path / "labels.jsonl"
+    bad = ReferenceSpec("tblite", {"max_iterations": 2})
+    outcome = label_frames(molecules, log, bad, progress=False)
+    assert outcome.labelled == [] and len(outcome.failed) == len(molecules)
+    assert all("SCF not converged" in f["reason"] for f in outcome.failed)
+    again = label_frames(molecules, log, ReferenceSpec(), progress=False)
+    assert again.computed == 0 and len(again.failed) == len(molecules)  # skipped, not redone
+    retried = label_frames(molecules, log, ReferenceSpec(), retry_failed=True, progress=False)
+    assert retried.computed == len(molecules) and not retried.failed
+    assert all(f.info["REF_method"] == "tblite:GFN2-xTB" for f in retried.labelled)
+    assert all("REF_virial" not in f.info for f in retried.labelled)  # not periodic
+
+
+def test_torn_tail_is_cut_and_changed_geometry_is_refused(tmp_path, molecules):
+    log = tmp_path / "labels.jsonl"
+    label_frames(molecules[:2], log, ReferenceSpec(), progress=False)
+    intact = log.stat().st_size
+    with open(log, "ab") as fh:
+        fh.write(b'{"frame_id": "sm-EMC-s1-0000", "status": "o')
+    records, good = read_log(log)
+    assert good == intact and len(records) == 2
+    outcome = label_frames(molecules, log, ReferenceSpec(), progress=False)
+    assert outcome.computed == len(molecules) - 2 and len(outcome.labelled) == len(molecules)
+    assert len(_records(log)) == len(molecules)
+    moved = [f.copy() for f in molecules]
+    moved[0].positions[0, 0] += 0.01
+    with pytest.raises(InputError, match="different geometry"):
+        label_frames(moved, log, ReferenceSpec(), progress=False)
+
+
+def test_two_worker_processes_give_the_serial_labels(tmp_path, molecules):
+    serial = label_frames(molecules, tmp_path / "a.jsonl", ReferenceSpec(), progress=False)
+    parallel = label_frames(
+        molecules, tmp_path / "b.jsonl", ReferenceSpec(), workers=2, progress=False
+    )
+    assert parallel.computed == len(molecules)
+    for a, b in zip(serial.labelled, parallel.labelled, strict=True):
+        assert a.info["frame_id"] == b.info["frame_id"]
+        assert a.info["REF_energy"] == b.info["REF_energy"]
+        assert np.array_equal(a.arrays["REF_forces"], b.arrays["REF_forces"])
+
+
+def test_unknown_calculator_is_a_configuration_error_not_a_failed_frame(tmp_path, molecules):
+    with pytest.raises(InputError, match="unknown reference calculator"):
+        label_frames(molecules, tmp_path / "c.jsonl", ReferenceSpec("no-such-code"))
+    assert not (tmp_path / "c.jsonl").exists()
