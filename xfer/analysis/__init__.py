@@ -1,29 +1,32 @@
-"""Liquid-property analysis of validation runs and the quality score Q (SPEC section 5)."""
+"""Liquid-property analysis of validation runs and the quality score Q (SPEC section 5).
 
-from xfer.analysis.pipeline import analyze_run, load_models, load_or_analyze
-from xfer.analysis.quality import (
-    ModelRuns,
-    QTerms,
-    Reference,
-    ScoreReport,
-    build_reference,
-    q_score,
-    score_models,
-)
-from xfer.analysis.settings import AnalysisSettings, DensityGrid, load_settings
+The public names are imported lazily, so ``from xfer.analysis.settings import
+AnalysisSettings`` (e.g. in campaign configuration) does not pull in MDAnalysis and
+matplotlib.
+"""
 
-__all__ = [
-    "AnalysisSettings",
-    "DensityGrid",
-    "ModelRuns",
-    "QTerms",
-    "Reference",
-    "ScoreReport",
-    "analyze_run",
-    "build_reference",
-    "load_models",
-    "load_or_analyze",
-    "load_settings",
-    "q_score",
-    "score_models",
-]
+from importlib import import_module
+
+_EXPORTS = {
+    "AnalysisSettings": "settings",
+    "DensityGrid": "settings",
+    "load_settings": "settings",
+    "ModelRuns": "quality",
+    "QTerms": "quality",
+    "Reference": "quality",
+    "ScoreReport": "quality",
+    "build_reference": "quality",
+    "q_score": "quality",
+    "score_models": "quality",
+    "analyze_run": "pipeline",
+    "load_models": "pipeline",
+    "load_or_analyze": "pipeline",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str):
+    if name in _EXPORTS:
+        return getattr(import_module(f"xfer.analysis.{_EXPORTS[name]}"), name)
+    raise AttributeError(f"module 'xfer.analysis' has no attribute {name!r}")

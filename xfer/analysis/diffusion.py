@@ -45,20 +45,22 @@ class CentreOfMassTrajectory(AnalysisBase):
 
 @dataclass(frozen=True)
 class BlockPlan:
-    """Frame indices of the MSD blocks (lengths in frames)."""
+    """Frame indices of the MSD blocks (lengths in frames) and what they mean in ps."""
 
     frame_dt_ps: float
     length: int  # lags 0..length
+    spacing: int
     ballistic: int
     starts: np.ndarray
+    equilibration_ps: float  # time actually skipped before the first block
 
-    def describe(self, spacing: int, first_time: float) -> dict[str, float]:
+    def describe(self) -> dict[str, float]:
         return {
             "frame_dt_ps": self.frame_dt_ps,
             "block_ps": self.length * self.frame_dt_ps,
-            "block_spacing_ps": spacing * self.frame_dt_ps,
+            "block_spacing_ps": self.spacing * self.frame_dt_ps,
             "ballistic_ps": self.ballistic * self.frame_dt_ps,
-            "equilibration_ps": first_time,
+            "equilibration_ps": self.equilibration_ps,
         }
 
 
@@ -72,7 +74,7 @@ def frame_interval(times_ps: np.ndarray) -> float:
     return float(gaps[0])
 
 
-def plan_blocks(times_ps: np.ndarray, settings: AnalysisSettings) -> tuple[BlockPlan, int, float]:
+def plan_blocks(times_ps: np.ndarray, settings: AnalysisSettings) -> BlockPlan:
     """Blocks of the settings on this trajectory; NotComputable if not even one fits."""
     dt = frame_interval(times_ps)
     length = int(round(settings.block_ps / dt))
@@ -92,8 +94,7 @@ def plan_blocks(times_ps: np.ndarray, settings: AnalysisSettings) -> tuple[Block
             f"run too short for one MSD block: needs {need:g} ps "
             f"(equilibration + block), has {elapsed[-1]:g} ps"
         )
-    plan = BlockPlan(dt, length, ballistic, starts)
-    return plan, spacing, float(elapsed[first])
+    return BlockPlan(dt, length, spacing, ballistic, starts, float(elapsed[first]))
 
 
 def msd_from_origin(x: np.ndarray) -> np.ndarray:
@@ -126,7 +127,7 @@ def fit_slopes(lag_ps: np.ndarray, msd: np.ndarray) -> tuple[np.ndarray, np.ndar
 
 def diffusion(system: MolecularSystem, settings: AnalysisSettings) -> DiffusionResult:
     """Block-averaged COM diffusivity per species and combined (NaN-free or NotComputable)."""
-    plan, spacing, first_time = plan_blocks(system.times_ps, settings)
+    plan = plan_blocks(system.times_ps, settings)
     com = CentreOfMassTrajectory(system.universe.atoms).run().results.com
     msd_of = msd_from_origin if settings.msd_origins == "block_start" else msd_all_origins
     species = np.array(system.species)
@@ -159,7 +160,7 @@ def diffusion(system: MolecularSystem, settings: AnalysisSettings) -> DiffusionR
             )
             for s, name in enumerate(names)
         },
-        **plan.describe(spacing, first_time),
+        **plan.describe(),
     )
 
 

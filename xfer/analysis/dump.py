@@ -15,8 +15,10 @@ from __future__ import annotations
 
 import io
 import itertools
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 import pandas as pd
@@ -131,7 +133,7 @@ class _ChunkReader:
         self.partial = False
         self.n_read = 0
 
-    def chunks(self, fh):
+    def chunks(self, fh: BinaryIO) -> Iterator[tuple]:
         per_frame = self.n_atoms + HEADER_LINES
         while lines := list(itertools.islice(fh, CHUNK_FRAMES * per_frame)):
             n_full, rest = divmod(len(lines), per_frame)
