@@ -27,6 +27,9 @@ def _settings(**kwargs):
 def md(
     out: Annotated[Path, typer.Option("--out", help="Run directory to write.")],
     potential: Annotated[str, typer.Option(help="opls, or ml with --model")] = "opls",
+    model: Annotated[
+        Path | None, typer.Option(help="Trained model (file or seed dir) for --potential ml")
+    ] = None,
     mix: Annotated[str | None, typer.Option(help="Molecules, e.g. EC:16,EMC:32")] = None,
     density: Annotated[float, typer.Option(help="Packing density, g/cm3")] = 1.0,
     data: Annotated[Path | None, typer.Option(help="Start from this LAMMPS data file")] = None,
@@ -53,10 +56,16 @@ def md(
 
     if potential not in ("opls", "ml"):
         raise InputError(f"unknown potential {potential!r}: use opls (or ml with --model)")
-    if potential == "ml":
-        raise InputError("--potential ml needs --model, which arrives with the backends")
+    if (potential == "ml") != (model is not None):
+        raise InputError("--model goes with --potential ml (and ml needs a --model)")
+    pair = None
+    if model is not None:
+        from xfer.training import export_model
+
+        _, pair = export_model(model)
     settings = _settings(
-        potential=potential, mix=parse_mix(mix) if mix else None, density=density, data=data,
+        potential=potential, pair=pair, mix=parse_mix(mix) if mix else None, density=density,
+        data=data,
         ensemble=ensemble, temperature=temperature, pressure=pressure, time_ps=time_ps,
         timestep_fs=timestep_fs, seed=seed, bond_stretch_max=bond_stretch_max,
         bond_stretch_rel=bond_stretch_rel, density_range=density_range,
