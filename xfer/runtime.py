@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import ctypes
 import importlib.metadata
+import importlib.util
 import os
 from functools import cache
 from pathlib import Path
@@ -63,12 +64,28 @@ def configure() -> None:
         add_plugin_path(PLUGIN_DIR)
 
 
+def torch_library() -> Path | None:
+    """torch's libtorch.so, without importing torch (None if torch is not installed)."""
+    spec = importlib.util.find_spec("torch")
+    if spec is None or spec.origin is None:
+        return None
+    lib = Path(spec.origin).parent / "lib" / "libtorch.so"
+    return lib if lib.exists() else None
+
+
 def lmp_environment() -> dict[str, str]:
-    """Environment for running the wheel's ``lmp`` executable as a subprocess."""
+    """Environment for the wheel's ``lmp`` (or a python worker) as a subprocess.
+
+    Adds the mpich library directory and, because deepmd's plugin otherwise segfaults in
+    the ``lmp`` executable (CUDA runtime clash), preloads torch's libtorch.so.
+    """
     env = dict(os.environ)
     libdir = mpich_library_dir()
     if libdir is not None:
         env["LD_LIBRARY_PATH"] = ":".join(
             p for p in (str(libdir), env.get("LD_LIBRARY_PATH", "")) if p
         )
+    torch_lib = torch_library()
+    if torch_lib is not None and str(torch_lib) not in env.get("LD_PRELOAD", ""):
+        env["LD_PRELOAD"] = ":".join(p for p in (str(torch_lib), env.get("LD_PRELOAD", "")) if p)
     return env
