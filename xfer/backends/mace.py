@@ -362,10 +362,10 @@ def mace_pair_spec(lammps_model: Path, elements: Sequence[str] | None = None) ->
     One MPI rank builds the graph from local atoms and periodic images (fast); several
     ranks switch the plugin to ghost atoms automatically.
     """
-    plugin_library()
     known = lammps_model_species(lammps_model)
     elements = tuple(elements or known)
     check_species(elements, known, lammps_model)
+    plugin_library()
     return PairSpec(
         pair_style="mace",
         pair_coeff=f"* * {_lammps_path(Path(lammps_model).resolve())} {' '.join(elements)}",
@@ -524,7 +524,6 @@ class MaceBackend(Backend):
         return export_lammps_model(model.path)
 
     def pair_spec(self, model: TrainedModel) -> PairSpec:
-        plugin_library()
         return mace_pair_spec(self.export(model))
 
     def calculator(self, model: TrainedModel) -> Calculator:
