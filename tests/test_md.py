@@ -41,6 +41,12 @@ def test_npt_run_completes_and_writes_the_run_directory(tmp_path):
     assert header.split() == ["id", "mol", "type", "element", "x", "y", "z", "ix", "iy", "iz"]
 
 
+def test_progress_callback_follows_the_run(tmp_path):
+    steps: list[int] = []
+    run_md(short(), tmp_path / "run", progress=steps.append)
+    assert steps and steps[-1] == 200 and steps == sorted(steps)
+
+
 def test_same_seed_is_bit_for_bit_reproducible(tmp_path):
     run_md(short(seed=7), tmp_path / "a")
     run_md(short(seed=7), tmp_path / "b")

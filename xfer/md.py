@@ -13,7 +13,8 @@ import math
 import os
 import shutil
 import time
-from contextlib import contextmanager
+from collections.abc import Callable
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Any, Literal
 
@@ -26,6 +27,7 @@ from xfer.chem.packing import pack
 from xfer.errors import InputError
 from xfer.lammps.bond_alarm import ALARM_ENERGY, TABLE_POINTS, BondCriterion, write_tables
 from xfer.lammps.datafile import write_ml_data, write_opls_data
+from xfer.lammps.progress import ThermoWatcher
 from xfer.lammps.readdata import read_system
 from xfer.lammps.runner import LammpsRun
 from xfer.lammps.templates import render
@@ -150,8 +152,16 @@ def finished_result(settings: MDSettings, out_dir: Path) -> dict[str, Any] | Non
     return result if result.get("settings") == settings.fingerprint() else None
 
 
-def run_md(settings: MDSettings, out_dir: Path, force: bool = False) -> dict[str, Any]:
-    """Run (or reuse) one MD simulation in ``out_dir``; return the result.json content."""
+def run_md(
+    settings: MDSettings,
+    out_dir: Path,
+    force: bool = False,
+    progress: Callable[[int], None] | None = None,
+) -> dict[str, Any]:
+    """Run (or reuse) one MD simulation in ``out_dir``; return the result.json content.
+
+    ``progress(step)`` is called about twice a second while LAMMPS runs.
+    """
     out_dir = Path(out_dir).resolve()
     if not force and (done := finished_result(settings, out_dir)) is not None:
         return done
@@ -165,7 +175,8 @@ def run_md(settings: MDSettings, out_dir: Path, force: bool = False) -> dict[str
             shutil.rmtree(out_dir, ignore_errors=True)
         raise
     start = time.perf_counter()
-    with _cwd(out_dir):
+    watcher = ThermoWatcher(out_dir / "thermo.csv", progress) if progress else nullcontext()
+    with _cwd(out_dir), watcher:
         outcome = LammpsRun(plugins_needed=_plugins(settings)).execute(
             "in.lammps", settings.n_steps, prepared["bond_types"], prepared["elements"]
         )

@@ -8,6 +8,13 @@ from typing import Annotated
 import typer
 from pydantic import ValidationError
 from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeRemainingColumn,
+)
 
 from xfer.chem.molecules import parse_mix
 from xfer.errors import InputError
@@ -71,7 +78,12 @@ def md(
         bond_stretch_rel=bond_stretch_rel, density_range=density_range,
         check_every=check_every, thermo_every=thermo_every, dump_every=dump_every,
     )
-    result = run_md(settings, out, force=force)
+    columns = (TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+               TextColumn("steps"), TimeRemainingColumn())
+    with Progress(*columns, transient=True) as bar:
+        task = bar.add_task(f"{settings.ensemble.upper()} {out.name}", total=settings.n_steps)
+        result = run_md(settings, out, force=force,
+                        progress=lambda step: bar.update(task, completed=step))
     state = f"HALTED ({result['halt_reason']})" if result["halted"] else "completed"
     Console().print(
         f"{out}: {state} after {result['t_stab_ps']:.3f} ps of {result['time_ps_requested']} ps "
