@@ -122,3 +122,16 @@ def test_recipe_cli_writes_train_valid_and_summary(tmp_path, capsys):
     assert len(ase.io.read(tmp_path / "train-valid.xyz", ":")) == EXPECTED["OPLS+VS"][1]
     assert main(["dataset", "recipe", str(tmp_path / "ds"), "Nope", "--out", str(out)]) == 2
     assert "unknown recipe" in capsys.readouterr().err
+
+
+def test_add_frames_appends_a_tag_and_refuses_duplicates(tmp_path):
+    from xfer.data.store import add_frames
+
+    frames = paper_scale()[:10]
+    write_dataset(tmp_path / "ds", {"opls": frames})
+    al = [_frame("al", "EC4EMC8", k, 0.5) for k in range(3)]
+    ds = add_frames(tmp_path / "ds", "al", al)
+    assert ds.manifest["counts"] == {"opls": {"EC4EMC8": 10}, "al": {"EC4EMC8": 3}}
+    assert ds.verify() == [] and len(Dataset.open(tmp_path / "ds").frames(["al"])) == 3
+    with pytest.raises(InputError, match="already in the dataset"):
+        add_frames(tmp_path / "ds", "al", al[:1])
