@@ -1,0 +1,379 @@
+"""``xfer campaign report``: Markdown + HTML report of a campaign's finished tasks.
+
+The report scores every model whose NPT and NVT analyses are finished with Q against the
+reference committee (:mod:`xfer.analysis.quality`), then shows the transferability matrix
+(architecture x recipe) of Q, t_stab, density and D as committee mean +- standard error,
+per-model details with halts, the figures, and the environment (package versions, pair
+styles, LAMMPS version, hardware). Cells without results say why (failed, halted, pending).
+The report holds no timestamps or absolute paths, so the same finished tasks always give
+the same report.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import json
+import math
+import os
+import platform
+import shutil
+import subprocess
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from xfer.workflow.campaign import file_digest
+from xfer.workflow.dag import Member, Plan
+from xfer.workflow.store import TaskStore
+
+PACKAGES = (
+    "xfer", "lammps", "torch", "mace-torch", "deepmd-kit", "quippy-ase", "tblite", "parsl",
+    "ase", "MDAnalysis", "numpy", "pydantic",
+)  # fmt: skip
+QUANTITIES: tuple[tuple[str, str, Callable[[float], str]], ...] = (
+    ("Q", "Q (0-3)", lambda v: f"{v:.3f}"),
+    ("t_stab_npt_ps", "t_stab NPT (ps)", lambda v: f"{v:.4g}"),
+    ("t_stab_nvt_ps", "t_stab NVT (ps)", lambda v: f"{v:.4g}"),
+    ("density", "density (g/cm3, stable NPT runs)", lambda v: f"{v:.4f}"),
+    ("D_cm2_s", "D (1e-5 cm2/s)", lambda v: f"{v * 1e5:.3f}"),
+)
+
+
+def _done_result(store: TaskStore, task) -> tuple[dict | None, Path | None]:
+    done = store.done(task)
+    if done is None:
+        return None, None
+    return done, store.dir_of(task)
+
+
+def _analysis(store: TaskStore, task):
+    from xfer.analysis.results import RunAnalysis
+
+    done, directory = _done_result(store, task)
+    if done is None:
+        return None
+    return RunAnalysis.model_validate_json((directory / done["result"]["analysis"]).read_text())
+
+
+def _member_status(plan: Plan, store: TaskStore, member: Member) -> str:
+    """Why a member has no score: the first unfinished task on its path, with its state."""
+    chain = [plan.train[member]] if member in plan.train else []
+    chain += [plan.md[member, e] for e in ("npt", "nvt")]
+    chain += [plan.analyse[member, e] for e in ("npt", "nvt")]
+    for task in chain:
+        state, detail = store.state(task)
+        if state != "done":
+            return f"{task.kind} {state}" + (f": {detail}" if detail else "")
+    return "done"
+
+
+def collect(plan: Plan, store: TaskStore) -> dict[str, Any]:
+    """Model runs, reference and scores from the finished tasks."""
+    from xfer.analysis.quality import ModelRuns, build_reference, score_models
+
+    settings = plan.campaign.analysis_settings
+
+    def runs_of(member: Member) -> ModelRuns | None:
+        npt = _analysis(store, plan.analyse[member, "npt"])
+        nvt = _analysis(store, plan.analyse[member, "nvt"])
+        if npt is None or nvt is None:
+            return None
+        return ModelRuns(name=member.name, group=member.group, npt=npt, nvt=nvt)
+
+    models = {m: r for m in plan.members if (r := runs_of(m)) is not None}
+    ref_runs = [r for m in plan.reference if (r := models.get(m) or runs_of(m)) is not None]
+    reference = build_reference(ref_runs, settings)
+    scores = score_models(list(models.values()), reference, settings)
+    trained = {}
+    for member, task in plan.train.items():
+        done = store.done(task)
+        if done is not None:
+            trained[member] = done["result"]
+    md = {}
+    for key, task in plan.md.items():
+        done = store.done(task)
+        if done is not None:
+            md[key] = done["result"]
+    status = {m: _member_status(plan, store, m) for m in (*plan.members, *plan.reference)}
+    return {
+        "settings": settings,
+        "models": models,
+        "reference": reference,
+        "scores": scores,
+        "trained": trained,
+        "md": md,
+        "status": status,
+    }
+
+
+def _pm(estimate, fmt: Callable[[float], str]) -> str:
+    if estimate.mean is None:
+        return "n/a"
+    text = fmt(estimate.mean)
+    if estimate.sem is not None:
+        text += " ± " + fmt(estimate.sem).lstrip()
+    return text
+
+
+def _halts(plan: Plan, data: dict, group: list[Member]) -> str:
+    notes = []
+    for ensemble in ("npt", "nvt"):
+        halted = [data["md"][m, ensemble] for m in group if (m, ensemble) in data["md"]]
+        reasons = sorted({r["halt_reason"] for r in halted if r["halted"]})
+        n = sum(r["halted"] for r in halted)
+        if n:
+            notes.append(f"{n}/{len(group)} {ensemble.upper()} halted ({', '.join(reasons)})")
+    return "; ".join(notes)
+
+
+def _cell(plan: Plan, data: dict, arch: str, recipe: str, quantity: str, fmt) -> str:
+    group = [m for m in plan.members if (m.arch, m.recipe) == (arch, recipe)]
+    committee = data["scores"].committees.get(f"{arch}/{recipe}")
+    missing = [m for m in group if m not in data["models"]]
+    if committee is None:
+        reasons = sorted({data["status"][m] for m in missing})
+        return "no result: " + "; ".join(reasons)
+    estimate = getattr(committee, quantity)
+    text = _pm(estimate, fmt) + f" (n={estimate.n})"
+    if quantity in ("Q", "t_stab_npt_ps"):
+        halts = _halts(plan, data, group)
+        if halts:
+            text += f"; {halts}"
+    if missing and quantity == "Q":
+        text += f"; {len(missing)} model(s) missing"
+    return text
+
+
+def _table(header: list[str], rows: list[list[str]]) -> str:
+    def esc(s: str) -> str:
+        return str(s).replace("|", "\\|")
+
+    lines = ["| " + " | ".join(esc(h) for h in header) + " |"]
+    lines.append("|" + "|".join("---" for _ in header) + "|")
+    lines += ["| " + " | ".join(esc(c) for c in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def _fmt(value: float | None, spec: str) -> str:
+    return "n/a" if value is None or not math.isfinite(value) else format(value, spec)
+
+
+def environment(data: dict, plan: Plan) -> dict[str, Any]:
+    """Package versions, LAMMPS version, pair styles per architecture, hardware."""
+    versions = {}
+    for name in PACKAGES:
+        try:
+            versions[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            versions[name] = "not installed"
+    pair_styles = {}
+    for member, result in sorted(data["trained"].items(), key=lambda kv: kv[0].name):
+        pair = result["pair"]
+        plugin = f" (plugin {pair['plugin']})" if pair.get("plugin") else ""
+        pair_styles.setdefault(member.arch, f"pair_style {pair['pair_style'].split()[0]}{plugin}")
+    if plan.campaign.reference.potential == "opls":
+        pair_styles["opls"] = "pair_style lj/charmm/coul/long + kspace pppm (OPLS-AA)"
+    lammps = sorted({r["lammps_version"] for r in data["md"].values()})
+    return {
+        "python": platform.python_version(),
+        "versions": versions,
+        "lammps_version": ", ".join(lammps) or "n/a",
+        "pair_styles": pair_styles,
+        "hardware": hardware(),
+    }
+
+
+def hardware() -> dict[str, str]:
+    """CPU model, core count, memory and GPUs of this machine."""
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    memory = "unknown"
+    try:
+        kb = int(Path("/proc/meminfo").read_text().split()[1])
+        memory = f"{kb / 1024**2:.0f} GiB"
+    except (OSError, ValueError, IndexError):
+        pass
+    gpus = "none"
+    if shutil.which("nvidia-smi"):
+        try:
+            out = subprocess.run(
+                ["nvidia-smi", "--query-gpu=name", "--format=csv,noheader"],
+                capture_output=True, text=True, timeout=20, check=True,
+            ).stdout.strip()  # fmt: skip
+            gpus = ", ".join(out.splitlines()) or "none"
+        except (subprocess.SubprocessError, OSError):
+            gpus = "nvidia-smi failed"
+    return {
+        "cpu": cpu,
+        "logical_cpus": str(os.cpu_count()),
+        "usable_cpus": str(len(os.sched_getaffinity(0))),
+        "memory": memory,
+        "gpus": gpus,
+        "system": f"{platform.system()} {platform.machine()}",
+    }
+
+
+def q_matrix_figure(target: Path, plan: Plan, data: dict) -> Path:
+    """Heat map of committee-mean Q over (architecture x recipe), with mean ± SE printed."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    archs = list(plan.campaign.training.architectures)
+    recipes = list(plan.campaign.training.recipes)
+    values = np.full((len(archs), len(recipes)), np.nan)
+    labels = [["" for _ in recipes] for _ in archs]
+    for i, a in enumerate(archs):
+        for j, r in enumerate(recipes):
+            c = data["scores"].committees.get(f"{a}/{r}")
+            if c is not None and c.Q.mean is not None:
+                values[i, j] = c.Q.mean
+                labels[i][j] = f"{c.Q.mean:.2f}" + (f"\n± {c.Q.sem:.2f}" if c.Q.sem else "")
+            else:
+                labels[i][j] = "n/a"
+    fig, ax = plt.subplots(figsize=(1.6 * len(recipes) + 2, 0.9 * len(archs) + 1.5))
+    image = ax.imshow(values, vmin=0, vmax=3, cmap="viridis")
+    for i in range(len(archs)):
+        for j in range(len(recipes)):
+            ax.text(j, i, labels[i][j], ha="center", va="center", color="w", fontsize=9)
+    ax.set_xticks(range(len(recipes)), recipes, rotation=30, ha="right")
+    ax.set_yticks(range(len(archs)), archs)
+    ax.set_title("Q: committee mean (± SE)")
+    fig.colorbar(image, ax=ax, label="Q")
+    fig.tight_layout()
+    fig.savefig(target, dpi=110)
+    plt.close(fig)
+    return target
+
+
+def render_markdown(plan: Plan, store: TaskStore, data: dict, figures: list[str]) -> str:
+    campaign = plan.campaign
+    archs = list(campaign.training.architectures)
+    recipes = list(campaign.training.recipes)
+    settings = data["settings"]
+    reference = data["reference"]
+    md = campaign.md
+    lines = [f"# Campaign report: {campaign.campaign.name}", ""]
+    if campaign.source is not None:
+        digest = file_digest(campaign.source)[:16]
+        lines += [f"Campaign file `{campaign.source.name}` (sha256 {digest}...).", ""]
+    scored = len(data["models"])
+    lines += [
+        f"{len(plan.members)} models ({len(archs)} architectures x {len(recipes)} recipes x "
+        f"{len(campaign.training.seed_list)} seeds), {scored} with both runs analysed. "
+        f"Validation MD: {md.mix} at {md.temperature:g} K, {md.time_ps:g} ps per run "
+        f"(timestep {md.timestep_fs:g} fs), NPT at {md.npt.pressure:g} atm, NVT at "
+        f"{md.nvt.density:g} g/cm3.",
+        "",
+        "## Transferability matrix",
+        "",
+        "Committee mean ± standard error over models (n = models that count). Halted runs "
+        "are results: their t_stab enters Q and the matrix says how many halted and why.",
+        "",
+    ]
+    for quantity, title, fmt in QUANTITIES:
+        rows = [[a, *(_cell(plan, data, a, r, quantity, fmt) for r in recipes)] for a in archs]
+        lines += [f"### {title}", "", _table(["architecture", *recipes], rows), ""]
+    lines += ["## Reference", ""]
+    ref = campaign.reference
+    who = (
+        f"OPLS-AA, {ref.members} runs differing in seed"
+        if ref.potential == "opls"
+        else f"committee {ref.arch}/{ref.recipe}"
+    )
+    d_ref = reference.d_ref_cm2_s
+    lines += [
+        f"- reference: {who}; members with results: {', '.join(reference.members) or 'none'}",
+        f"- D_ref = {_fmt(d_ref * 1e5 if math.isfinite(d_ref) else None, '.3f')} 1e-5 cm2/s, "
+        f"KL tolerance = {_fmt(reference.kl_tolerance, '.4f')}",
+    ]
+    lines += [f"- note: {r}" for r in reference.reasons]
+    lines += ["", "## Models", ""]
+    rows = []
+    by_name = {s.name: s for s in data["scores"].models}
+    for m in plan.members:
+        s = by_name.get(m.name)
+        errors = data["trained"].get(m, {}).get("validation_errors", {})
+        f_rmse = _fmt(errors.get("force_rmse_meV_per_A"), ".0f")
+        if s is None:
+            rows.append([m.name, "n/a", "", "", "", "", "", data["status"][m], "", "", f_rmse])
+            continue
+        halts = [
+            f"{e.upper()}: {data['md'][m, e]['halt_reason']}"
+            for e in ("npt", "nvt")
+            if data["md"].get((m, e), {}).get("halted")
+        ]
+        rows.append([
+            m.name, _fmt(s.q.total, ".3f"), _fmt(s.q.stability, ".3f"),
+            _fmt(s.q.density, ".3f"), _fmt(s.q.diffusion, ".3f"),
+            _fmt(s.t_stab_npt_ps, ".4g"), _fmt(s.t_stab_nvt_ps, ".4g"),
+            "; ".join(halts) or "none",
+            _fmt(s.density_mean, ".4f"),
+            _fmt(s.D_cm2_s * 1e5 if s.D_cm2_s is not None else None, ".3f"), f_rmse,
+        ])  # fmt: skip
+    header = [
+        "model", "Q", "stability", "density term", "diffusion term", "t_stab NPT (ps)",
+        "t_stab NVT (ps)", "halts", "density (g/cm3)", "D (1e-5 cm2/s)", "valid F RMSE (meV/A)",
+    ]  # fmt: skip
+    lines += [_table(header, rows), ""]
+    reasons = [(s.name, k, v) for s in data["scores"].models for k, v in s.q.reasons.items()]
+    if reasons:
+        lines += ["Terms not counted:", ""]
+        lines += [f"- {name} {term}: {why}" for name, term, why in reasons]
+        lines.append("")
+    if figures:
+        lines += ["## Figures", ""]
+        lines += [f"![{Path(f).stem}]({f})" for f in figures]
+        lines.append("")
+    lines += ["## Analysis settings", "", "```json", json.dumps(settings.model_dump(), indent=1),
+              "```", ""]  # fmt: skip
+    env = environment(data, plan)
+    lines += ["## Environment", ""]
+    lines += [f"- Python {env['python']}; LAMMPS {env['lammps_version']}"]
+    lines += [f"- {k}: {v}" for k, v in env["versions"].items()]
+    lines += [f"- {arch}: {style}" for arch, style in env["pair_styles"].items()]
+    lines += [f"- hardware {k}: {v}" for k, v in env["hardware"].items()]
+    lines.append("")
+    return "\n".join(lines)
+
+
+HTML = """<!doctype html>
+<html><head><meta charset="utf-8"><title>{title}</title>
+<style>
+body {{ font-family: sans-serif; max-width: 1200px; margin: 2em auto; }}
+table {{ border-collapse: collapse; margin: 1em 0; }}
+th, td {{ border: 1px solid #bbb; padding: 3px 8px; font-size: 90%; }}
+th {{ background: #eee; }} img {{ max-width: 100%; }}
+</style></head><body>
+{body}
+</body></html>
+"""
+
+
+def write_report(plan: Plan, store: TaskStore, out: Path) -> Path:
+    """report.md, report.html, score files and figures in ``out``; returns report.md."""
+    from markdown_it import MarkdownIt
+
+    from xfer.analysis.pipeline import write_score_outputs
+    from xfer.atomic import write_text
+
+    out.mkdir(parents=True, exist_ok=True)
+    data = collect(plan, store)
+    figures = [q_matrix_figure(out / "q_matrix.png", plan, data).name]
+    if data["models"]:
+        written = write_score_outputs(out, data["scores"], list(data["models"].values()))
+        figures += [p.name for p in written if p.suffix == ".png"]
+    text = render_markdown(plan, store, data, figures)
+    write_text(out / "report.md", text)
+    body = MarkdownIt("commonmark").enable("table").render(text)
+    title = f"xfer campaign {plan.campaign.campaign.name}"
+    write_text(out / "report.html", HTML.format(title=title, body=body))
+    return out / "report.md"

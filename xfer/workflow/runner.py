@@ -1,0 +1,142 @@
+"""``xfer campaign run``: submit every unfinished task to Parsl, show progress, write the report.
+
+Finished tasks (a valid ``done.json``) are not submitted at all; the others are submitted in
+dependency order with the futures of their unfinished upstream tasks as Parsl ``inputs``.
+A failed task fails only its downstream tasks; everything else carries on, and the report
+shows the failure in its cell.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from xfer.workflow.campaign import Campaign
+from xfer.workflow.dag import Plan, build_plan
+from xfer.workflow.execution import load_profile
+from xfer.workflow.store import DONE, TaskStore
+from xfer.workflow.tasks import KINDS, app_for
+
+
+@dataclass
+class RunSummary:
+    """What one ``campaign run`` did."""
+
+    total: int
+    reused: int
+    ran: int = 0
+    failed: dict[str, str] = field(default_factory=dict)
+    skipped: list[str] = field(default_factory=list)
+    wall_s: float = 0.0
+    report: Path | None = None
+
+
+def save_campaign_copy(campaign: Campaign, out: Path) -> None:
+    """Keep the campaign file next to its results (provenance)."""
+    out.mkdir(parents=True, exist_ok=True)
+    if campaign.source is not None:
+        shutil.copyfile(campaign.source, out / "campaign.toml")
+
+
+def run_campaign(
+    campaign: Campaign,
+    out: Path,
+    profile: str,
+    console: Console,
+    workers: int | None = None,
+    report: bool = True,
+) -> RunSummary:
+    """Run (or resume) ``campaign`` into ``out`` with the Parsl ``profile``."""
+    import parsl
+    from parsl.data_provider.files import File
+
+    start = time.perf_counter()
+    plan = build_plan(campaign)
+    store = TaskStore(out)
+    save_campaign_copy(campaign, out)
+    config = load_profile(profile, out / "runinfo", workers)
+    apps = {kind: app_for(kind, [e.label for e in config.executors]) for kind in KINDS}
+    summary = RunSummary(total=len(plan.tasks), reused=0)
+    futures: dict[str, concurrent.futures.Future] = {}
+    task_of = {}
+    dfk = parsl.load(config)
+    try:
+        for task in plan.tasks:
+            if store.done(task) is not None:
+                summary.reused += 1
+                continue
+            upstream = [futures[r.split("/")[1]] for r in task.deps.values()
+                        if r.split("/")[1] in futures]  # fmt: skip
+            future = apps[task.kind](
+                str(out),
+                task.as_dict(),
+                inputs=upstream,
+                outputs=[File(str(store.dir_of(task) / DONE))],
+            )
+            futures[task.key] = future
+            task_of[future] = task
+        console.print(
+            f"campaign {campaign.campaign.name}: {summary.total} tasks, {summary.reused} already "
+            f"done, {len(futures)} to run on '{profile}' -> {out}",
+            highlight=False,
+        )
+        _follow(task_of, summary, console)
+    finally:
+        dfk.cleanup()
+        parsl.clear()
+    if report:
+        from xfer.workflow.report import write_report
+
+        summary.report = write_report(plan, store, out / "report")
+    summary.wall_s = time.perf_counter() - start
+    return summary
+
+
+def _follow(task_of: dict, summary: RunSummary, console: Console) -> None:
+    """Wait for every future; a line per finished task and a progress bar."""
+    from parsl.dataflow.errors import DependencyError
+
+    pending = set(task_of)
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+    )
+    with Progress(*columns, console=console, transient=True) as progress:
+        bar = progress.add_task("tasks", total=summary.total, completed=summary.reused)
+        while pending:
+            finished, pending = concurrent.futures.wait(
+                pending, timeout=1.0, return_when=concurrent.futures.FIRST_COMPLETED
+            )
+            for future in finished:
+                task = task_of[future]
+                try:
+                    done = future.result()
+                except DependencyError:
+                    summary.skipped.append(task.label)
+                    progress.console.print(f"[yellow]-[/] {task.label}: skipped (upstream failed)")
+                except Exception as exc:  # the task's own failure, one line
+                    reason = str(exc).strip().splitlines()[0] if str(exc).strip() else repr(exc)
+                    summary.failed[task.label] = reason
+                    progress.console.print(f"[red]x[/] {reason}", highlight=False, soft_wrap=True)
+                else:
+                    summary.ran += 1
+                    note = f" - {done['note']}" if done.get("note") else ""
+                    progress.console.print(
+                        f"[green]✓[/] {task.label} ({done['wall_s']:.0f} s){note}",
+                        highlight=False,
+                        soft_wrap=True,
+                    )
+                progress.advance(bar)
+            progress.update(bar, description=f"tasks ({len(pending)} left)")
+
+
+def plan_and_store(campaign: Campaign, out: Path) -> tuple[Plan, TaskStore]:
+    return build_plan(campaign), TaskStore(out)

@@ -1,0 +1,312 @@
+"""Units of work of a campaign and the Parsl apps that run them.
+
+Kinds: ``dataset`` (build and label, or adopt an existing dataset), ``recipe`` (training and
+validation files), ``train`` (one model of one seed, exported for LAMMPS), ``md`` (one
+validation run) and ``analyse`` (one run's stability, density or diffusivity).
+
+Each Parsl app (:func:`app_for`) takes the task's inputs as a JSON dict, the futures of
+the tasks it depends on as ``inputs`` and its ``done.json`` as ``outputs``; Parsl starts
+it when its inputs are finished. The app holds the task's lock and runs the work in a
+fresh worker process (``python -m xfer.workflow.worker``): LAMMPS, QUIP (one model per
+process) and the ML libraries keep global state, and a separate process group lets a
+restarted campaign clean up after a killed one. The work functions below run inside that
+worker; they return a JSON result whose paths are relative to the task directory.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from xfer.atomic import write_json
+from xfer.errors import InputError, XferError
+from xfer.workflow.store import (
+    DONE,
+    FAILED,
+    TASK,
+    TaskStore,
+    locked,
+    next_attempt,
+    now,
+    read_done,
+    record_attempt,
+    stop_stragglers,
+)
+
+KINDS = ("dataset", "recipe", "train", "md", "analyse")
+OUTPUTS = "outputs.json"
+ERROR = "error.json"
+GPU_KINDS = ("train", "md")
+
+
+class TaskFailed(XferError):
+    """A task's worker failed; the message is the one-line reason."""
+
+
+# ---------------------------------------------------------------- work (inside the worker)
+
+
+def _rel(path: Path, task_dir: Path) -> str:
+    return os.path.relpath(path, task_dir)
+
+
+def work_dataset(spec: dict, deps: dict, attempt: Path, task_dir: Path) -> dict:
+    """Build (resumably, in ``<task>/build``) or adopt the training-set dataset."""
+    from xfer.data.store import Dataset
+
+    if spec["source"] == "path":
+        dataset = Dataset.open(spec["path"])
+        stale = dataset.verify()
+        if stale:
+            raise InputError(f"dataset {spec['path']} changed since its manifest: {stale}")
+        return {"dataset": str(Path(spec["path"]).resolve()), "frames": _frames(dataset)}
+    from xfer.data.build import build_dataset
+    from xfer.data.config import BuildConfig
+
+    config = BuildConfig.model_validate(spec["config"])
+    dataset = build_dataset(config, task_dir / "build", progress=False)
+    return {"dataset": "build", "frames": _frames(dataset)}
+
+
+def _frames(dataset: Any) -> int:
+    return int(dataset.manifest["total_frames"])
+
+
+def work_recipe(spec: dict, deps: dict, attempt: Path, task_dir: Path) -> dict:
+    """Training and validation extxyz of one recipe (the split is the same for every arch)."""
+    from xfer.data.recipes import Recipe, apply_recipe
+    from xfer.data.store import Dataset, write_frames
+
+    recipe = Recipe.model_validate(spec["recipe"])
+    dataset = Dataset.open(deps["dataset"]["dataset"])
+    result = apply_recipe(dataset.frames(), recipe, spec["valid_fraction"], spec["split_seed"])
+    if not result.train:
+        raise InputError(f"recipe {recipe.name} selects no training frames from the dataset")
+    write_frames(attempt / "train.extxyz", result.train)
+    valid = None
+    if result.valid:
+        write_frames(attempt / "valid.extxyz", result.valid)
+        valid = _rel(attempt / "valid.extxyz", task_dir)
+    write_json(attempt / "summary.json", result.summary)
+    return {
+        "train": _rel(attempt / "train.extxyz", task_dir),
+        "valid": valid,
+        "train_frames": len(result.train),
+        "valid_frames": len(result.valid),
+    }
+
+
+def work_train(spec: dict, deps: dict, attempt: Path, task_dir: Path) -> dict:
+    """Train one seed of one architecture on a recipe, then export it for LAMMPS."""
+    from dataclasses import asdict
+
+    from xfer.training import export_model, train
+
+    files = deps["recipe"]
+    [model] = train(
+        spec["arch"],
+        spec["recipe"],
+        Path(files["train"]),
+        Path(files["valid"]) if files.get("valid") else None,
+        [spec["seed"]],
+        spec["hyper"],
+        attempt / "models",
+    )
+    exported, pair = export_model(model.path)
+    errors = model.meta.get("validation_errors") or {}
+    return {
+        "model": _rel(model.path, task_dir),
+        "exported": _rel(exported, task_dir),
+        "pair": asdict(pair),
+        "validation_errors": errors,
+        "validation_set": model.meta.get("validation_set"),
+        "note": _errors_note(errors),
+    }
+
+
+def _errors_note(errors: dict) -> str:
+    f = errors.get("force_rmse_meV_per_A")
+    return "" if f is None else f"valid F RMSE {f:.0f} meV/A"
+
+
+def work_md(spec: dict, deps: dict, attempt: Path, task_dir: Path) -> dict:
+    """One validation run; a halted run is a result (t_stab), not a failure."""
+    from xfer.backends.base import PairSpec
+    from xfer.md import MDSettings, run_md
+
+    pair = None
+    if "model" in deps:
+        raw = dict(deps["model"]["pair"])
+        raw["elements"] = tuple(raw["elements"])
+        raw["extra_commands"] = tuple(raw.get("extra_commands", ()))
+        pair = PairSpec(**raw)
+    settings = MDSettings(**spec["settings"], pair=pair)
+    result = run_md(settings, attempt / "run")
+    note = f"t_stab {result['t_stab_ps']:g} ps"
+    if result["halted"]:
+        note = f"halted ({result['halt_reason']}) at {result['t_stab_ps']:g} ps"
+    return {
+        "run": _rel(attempt / "run", task_dir),
+        "halted": result["halted"],
+        "halt_reason": result["halt_reason"],
+        "t_stab_ps": result["t_stab_ps"],
+        "pair_style": result["pair_style"],
+        "lammps_version": result["lammps_version"],
+        "note": note,
+    }
+
+
+def work_analyse(spec: dict, deps: dict, attempt: Path, task_dir: Path) -> dict:
+    """Stability plus density (NPT) or COM diffusivity (NVT) of one run."""
+    from xfer.analysis.pipeline import analyze_run, write_run_outputs
+    from xfer.analysis.settings import AnalysisSettings
+
+    analysis = analyze_run(deps["md"]["run"], AnalysisSettings.model_validate(spec["settings"]))
+    write_run_outputs(attempt, analysis)
+    note = "stable" if analysis.stability.stable else f"unstable: {analysis.stability.reason}"
+    return {"analysis": _rel(attempt / "analysis.json", task_dir), "note": note}
+
+
+WORK: dict[str, Callable[[dict, dict, Path, Path], dict]] = {
+    "dataset": work_dataset,
+    "recipe": work_recipe,
+    "train": work_train,
+    "md": work_md,
+    "analyse": work_analyse,
+}
+
+
+def dependency_results(root: Path, deps: dict[str, str]) -> dict[str, dict]:
+    """Results of finished upstream tasks with their relative paths made absolute."""
+    store = TaskStore(root)
+    out = {}
+    for name, ref in deps.items():
+        kind, key = ref.split("/")
+        directory = store.task_dir(kind, key)
+        done = read_done(directory)
+        if done is None:
+            raise InputError(f"upstream task {ref} has not finished")
+        out[name] = absolute(done["result"], directory)
+    return out
+
+
+_PATH_KEYS = ("dataset", "train", "valid", "model", "exported", "run", "analysis")
+
+
+def absolute(result: dict, task_dir: Path) -> dict:
+    """``result`` with its path entries resolved against ``task_dir``."""
+    out = dict(result)
+    for k in _PATH_KEYS:
+        if isinstance(out.get(k), str):
+            out[k] = str((task_dir / out[k]).resolve())
+    return out
+
+
+# ---------------------------------------------------------------- the app (around the worker)
+
+
+def execute(root: str, task: dict[str, Any]) -> dict[str, Any]:
+    """Run ``task`` unless it is done; return its done marker (raises TaskFailed)."""
+    directory = TaskStore(Path(root)).task_dir(task["kind"], task["key"])
+    with locked(directory):
+        done = read_done(directory)
+        if done is not None:
+            return done
+        stop_stragglers(directory)
+        write_json(directory / TASK, task)
+        number, attempt = next_attempt(directory)
+        started, clock = now(), time.perf_counter()
+        with open(attempt / "worker.log", "wb") as log:
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "xfer.workflow.worker", str(directory), attempt.name,
+                 str(os.getpid())],
+                stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                start_new_session=True,
+            )  # fmt: skip
+            record_attempt(directory, number, proc.pid)
+            code = proc.wait()
+        if code == 0 and (attempt / OUTPUTS).is_file():
+            result = json.loads((attempt / OUTPUTS).read_text())
+            done = {
+                "key": task["key"],
+                "kind": task["kind"],
+                "label": task["label"],
+                "output": attempt.name,
+                "attempt": number,
+                "started": started,
+                "finished": now(),
+                "wall_s": round(time.perf_counter() - clock, 3),
+                "host": os.uname().nodename,
+                "code_version": task["code_version"],
+                "note": result.pop("note", ""),
+                "result": result,
+            }
+            write_json(directory / DONE, done)
+            (directory / FAILED).unlink(missing_ok=True)
+            return done
+        reason = _failure_reason(attempt, code)
+        write_json(
+            directory / FAILED,
+            {"reason": reason, "attempt": number, "log": f"{attempt.name}/worker.log"},
+        )
+        raise TaskFailed(f"{task['label']}: {reason}")
+
+
+def _failure_reason(attempt: Path, code: int) -> str:
+    try:
+        return json.loads((attempt / ERROR).read_text())["message"]
+    except (OSError, ValueError, KeyError):
+        tail = (attempt / "worker.log").read_text(errors="replace").strip().splitlines()[-1:]
+        return f"worker exited with code {code}" + (f": {tail[0]}" if tail else "")
+
+
+def run_dataset(root: str, task: dict, inputs=(), outputs=()) -> dict:
+    """Parsl app body: build or adopt the dataset."""
+    return execute(root, task)
+
+
+def run_recipe(root: str, task: dict, inputs=(), outputs=()) -> dict:
+    """Parsl app body: write a recipe's training/validation files."""
+    return execute(root, task)
+
+
+def run_train(root: str, task: dict, inputs=(), outputs=()) -> dict:
+    """Parsl app body: train and export one model."""
+    return execute(root, task)
+
+
+def run_md(root: str, task: dict, inputs=(), outputs=()) -> dict:
+    """Parsl app body: one validation MD run."""
+    return execute(root, task)
+
+
+def run_analyse(root: str, task: dict, inputs=(), outputs=()) -> dict:
+    """Parsl app body: analyse one run."""
+    return execute(root, task)
+
+
+_BODIES = {
+    "dataset": run_dataset,
+    "recipe": run_recipe,
+    "train": run_train,
+    "md": run_md,
+    "analyse": run_analyse,
+}
+
+
+def app_for(kind: str, executor_labels: list[str]):
+    """The Parsl python_app of ``kind``, routed to ``gpu``/``cpu`` executors if the config
+    defines executors with those labels (training and MD on GPUs), else to any executor."""
+    from parsl import python_app
+
+    labels = set(executor_labels)
+    executors: list[str] | str = "all"
+    if {"gpu", "cpu"} <= labels:
+        executors = ["gpu" if kind in GPU_KINDS else "cpu"]
+    return python_app(_BODIES[kind], executors=executors)

@@ -1,0 +1,58 @@
+"""Worker process of one task try: ``python -m xfer.workflow.worker TASK_DIR ATTEMPT PARENT_PID``.
+
+Dies with its parent (Linux ``PR_SET_PDEATHSIG``), so a SIGKILLed campaign leaves no
+worker writing into a task directory. Writes ``<attempt>/outputs.json`` on success and
+``<attempt>/error.json`` (one-line message plus traceback) on failure.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import json
+import os
+import signal
+import sys
+import traceback
+from pathlib import Path
+
+import xfer  # noqa: F401  (runtime set-up: MPI preload, plugin path, one thread)
+from xfer.atomic import write_json
+from xfer.errors import XferError
+from xfer.workflow.store import TASK
+from xfer.workflow.tasks import ERROR, OUTPUTS, WORK, dependency_results
+
+PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent(parent: int) -> None:
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    except (AttributeError, OSError):  # not Linux: stragglers are cleaned up on restart
+        return
+    if os.getppid() != parent:  # the parent died before prctl took effect
+        os._exit(1)
+
+
+def main(argv: list[str]) -> int:
+    task_dir, attempt_name, parent = Path(argv[0]), argv[1], int(argv[2])
+    _die_with_parent(parent)
+    attempt = task_dir / attempt_name
+    try:
+        task = json.loads((task_dir / TASK).read_text())
+        root = task_dir.parents[2]
+        deps = dependency_results(root, task["deps"])
+        result = WORK[task["kind"]](task["spec"], deps, attempt, task_dir)
+    except XferError as exc:
+        write_json(attempt / ERROR, {"message": str(exc), "traceback": traceback.format_exc()})
+        return 3
+    except Exception as exc:  # a bug or a library failure: keep the whole traceback
+        message = f"{type(exc).__name__}: {exc}".strip().splitlines()[0]
+        write_json(attempt / ERROR, {"message": message, "traceback": traceback.format_exc()})
+        traceback.print_exc()
+        return 1
+    write_json(attempt / OUTPUTS, result)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
