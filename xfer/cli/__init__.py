@@ -40,6 +40,9 @@ def _register() -> None:
     app.command("train")(train.train)
     app.command("export")(train.export)
     app.add_typer(train.models_app, name="models")
+    from xfer.cli import campaign
+
+    app.add_typer(campaign.app, name="campaign")
 
 
 def main(argv: list[str] | None = None) -> int:
