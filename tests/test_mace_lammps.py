@@ -170,9 +170,9 @@ def test_mace_lammps_parity(trained, calculator, kind, mode, nprocs):
     assert_parity(result, reference(calculator, atoms))
 
 
-@pytest.mark.slow
-@pytest.mark.ci
-@pytest.mark.parametrize("nprocs", [1, 2])
+@pytest.mark.parametrize(
+    "nprocs", [pytest.param(1, marks=[SLOW, pytest.mark.ci]), pytest.param(2, marks=SLOW)]
+)
 def test_mace_lammps_parity_640_atoms(trained, calculator, nprocs):
     backend, model, _ = trained
     atoms = big_box(21)
