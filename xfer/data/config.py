@@ -96,6 +96,8 @@ class ImportConfig(_Model):
 class BuildConfig(_Model):
     """A whole dataset build."""
 
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
     reference: ReferenceConfig = Field(default_factory=ReferenceConfig)
     labelling: LabellingConfig = Field(default_factory=LabellingConfig)
     opls: OplsConfig | None = None
