@@ -1,9 +1,7 @@
 """Reusable DeePMD test material: a tiny GFN2-xTB set, a 2-seed committee, test configurations.
 
-Not a pytest conftest (another helper owns tests/conftest.py): test modules import the
-fixtures they use, e.g. ``from conftest_deepmd import deepmd_committee  # noqa: F401``.
-Fixtures imported into several modules would run once per module, so the expensive
-material (labelled set, trained committee) is cached per process in :data:`_CACHE`.
+Not a pytest conftest (another helper owns tests/conftest.py): test modules load it with
+``pytest_plugins = ["conftest_deepmd"]``, so each session fixture runs once per session.
 Labelling the isolated molecules takes milliseconds, each small periodic box about a
 second; training the two tiny models takes ~30-60 s on 2 shared cores.
 """
@@ -23,9 +21,7 @@ from xfer.backends import TrainedModel
 from xfer.chem.molecules import get_molecule
 
 RECIPE = "tiny-test"
-SEEDS = (0, 1)
 TEST_STEPS = 20  # enough for two seeds to differ; quality is not what these tests check
-_CACHE: dict[str, object] = {}
 
 
 def label(atoms: Atoms) -> Atoms:
@@ -96,9 +92,7 @@ def _write_sets(root: Path) -> tuple[Path, Path]:
 @pytest.fixture(scope="session")
 def deepmd_sets(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     """(train.xyz, valid.xyz): rattled EC/EMC molecules and small EC+EMC boxes, xTB labels."""
-    if "sets" not in _CACHE:
-        _CACHE["sets"] = _write_sets(tmp_path_factory.mktemp("deepmd_sets"))
-    return _CACHE["sets"]  # type: ignore[return-value]
+    return _write_sets(tmp_path_factory.mktemp("deepmd_sets"))
 
 
 @pytest.fixture(scope="session")
@@ -106,17 +100,15 @@ def deepmd_models_root(
     deepmd_sets: tuple[Path, Path], tmp_path_factory: pytest.TempPathFactory
 ) -> Path:
     """Models root holding a 2-seed deepmd committee trained through ``xfer train``."""
-    if "root" not in _CACHE:
-        from xfer.cli import main
+    from xfer.cli import main
 
-        root = tmp_path_factory.mktemp("deepmd_models")
-        train, valid = deepmd_sets
-        argv = ["train", "--arch", "deepmd", "--recipe", RECIPE, "--train", str(train)]
-        argv += ["--valid", str(valid), "--seeds", "0-1", "--preset", "tiny"]
-        argv += ["--set", f"numb_steps={TEST_STEPS}", "--out", str(root)]
-        assert main(argv) == 0
-        _CACHE["root"] = root
-    return _CACHE["root"]  # type: ignore[return-value]
+    root = tmp_path_factory.mktemp("deepmd_models")
+    train, valid = deepmd_sets
+    argv = ["train", "--arch", "deepmd", "--recipe", RECIPE, "--train", str(train)]
+    argv += ["--valid", str(valid), "--seeds", "0-1", "--preset", "tiny"]
+    argv += ["--set", f"numb_steps={TEST_STEPS}", "--out", str(root)]
+    assert main(argv) == 0
+    return root
 
 
 @pytest.fixture(scope="session")
@@ -131,3 +123,11 @@ def deepmd_committee(deepmd_models_root: Path) -> list[TrainedModel]:
 def deepmd_model(deepmd_committee: list[TrainedModel]) -> TrainedModel:
     """Seed 0 of the committee."""
     return deepmd_committee[0]
+
+
+@pytest.fixture(scope="session")
+def deepmd_calculator(deepmd_model: TrainedModel):
+    """deepmd's ASE calculator for seed 0 (loaded once)."""
+    from xfer.backends import get_backend
+
+    return get_backend("deepmd").calculator(deepmd_model)

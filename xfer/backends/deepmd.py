@@ -329,13 +329,16 @@ def check_species(atoms: Atoms, type_map: Sequence[str], model: Path) -> None:
         )
 
 
-def plugin_library() -> Path:
-    """deepmd's LAMMPS plugin library; EnvironmentProblem if deepmd-kit lacks it."""
-    try:
-        from deepmd.env import SHARED_LIB_DIR
-    except ImportError as exc:
-        raise EnvironmentProblem(f"deepmd-kit is not importable ({exc})") from None
-    library = Path(SHARED_LIB_DIR) / "libdeepmd_lmpplugin.so"
+def plugin_library(lib_dir: Path | None = None) -> Path:
+    """deepmd's LAMMPS plugin library (in deepmd's lib dir by default); EnvironmentProblem if
+    it is missing, before any LAMMPS run is attempted."""
+    if lib_dir is None:
+        try:
+            from deepmd.env import SHARED_LIB_DIR
+        except ImportError as exc:
+            raise EnvironmentProblem(f"deepmd-kit is not importable ({exc})") from None
+        lib_dir = Path(SHARED_LIB_DIR)
+    library = Path(lib_dir) / "libdeepmd_lmpplugin.so"
     if not library.is_file():
         raise EnvironmentProblem(
             f"deepmd-kit's LAMMPS plugin {library} is missing: install deepmd-kit[torch,lmp]"
