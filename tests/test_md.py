@@ -158,3 +158,17 @@ def test_cli_acceptance_run_640_atoms_500K(tmp_path):
     assert proc.returncode == 0, proc.stderr
     result = json.loads((out / "result.json").read_text())
     assert result["halted"] is False and result["n_atoms"] == 640
+
+
+def test_read_frames_gives_whole_molecules(tmp_path):
+    from xfer.lammps.dump import read_frames
+
+    run_md(short(time_ps=0.5, dump_every=100), tmp_path / "run")
+    frames = read_frames(tmp_path / "run" / "traj.dump")
+    assert len(frames) == 11
+    system = read_system(tmp_path / "run" / "system.data")
+    last = frames[-1]
+    assert last.get_chemical_symbols() == system.symbols
+    assert np.array_equal(last.arrays["mol_id"], system.mol_ids)
+    for i, j in system.bonds:  # unwrapped: no bond is split across the box
+        assert np.linalg.norm(last.positions[i] - last.positions[j]) < 1.8
