@@ -78,10 +78,19 @@ def make_whole(atoms: Atoms, mol_id: np.ndarray) -> np.ndarray:
                 f"molecule {mol} is not connected by bonds (a bond is stretched beyond the "
                 "covalent cutoff, or mol_id does not match the bond graph)"
             )
-        if np.any(atoms.pbc) and abs(np.linalg.det(cell)) > 0:
-            frac = np.linalg.solve(cell.T, whole[members].mean(axis=0))
-            whole[members] -= np.floor(frac) @ cell
-    return whole
+    return centre_molecules(whole, cell, mol_id) if np.any(atoms.pbc) else whole
+
+
+def centre_molecules(positions: np.ndarray, cell: np.ndarray, mol_id: np.ndarray) -> np.ndarray:
+    """Whole molecules shifted by lattice vectors so each centre of geometry is in the cell."""
+    out = np.array(positions, dtype=float)
+    if abs(np.linalg.det(cell)) == 0:
+        return out
+    for mol in np.unique(mol_id):
+        members = np.asarray(mol_id) == mol
+        frac = np.linalg.solve(cell.T, out[members].mean(axis=0))
+        out[members] -= np.floor(frac) @ cell
+    return out
 
 
 def centres_of_mass(atoms: Atoms, mol_id: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -2,8 +2,9 @@
 
 Each configured run (NPT at elevated T and P, or NVT at a fixed density) is one
 :func:`xfer.md.run_md` call; frames are read from its dump every ``stride_ps`` after
-``equilibration_ps`` and the last ``frames`` of them are kept. Finished runs are reused
-(``run_md`` recognises an identical finished run), so a restarted build does not redo MD.
+``equilibration_ps`` and the last ``frames`` of them are kept: molecules whole (as the
+engine's reader gives them) and shifted so their centres lie in the cell. Finished runs are
+reused (``run_md`` recognises an identical finished run), so a restarted build redoes no MD.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from ase import Atoms
 
 from xfer.chem.molecules import composition_label
 from xfer.data.frames import tag_frame
+from xfer.data.molgraph import centre_molecules
 from xfer.data.volume_scan import density
 from xfer.errors import EnvironmentProblem, InputError
 
@@ -81,10 +83,11 @@ def opls_frames(
         kept = dumped[len(dumped) - run.frames :] if run.frames else []
         if len(kept) < run.frames:
             raise InputError(f"opls run {name} dumped {len(dumped)} frames, {run.frames} wanted")
-        first = len(dumped) - len(kept)
         for j, atoms in enumerate(kept):
-            step = (first + j) * dump_every
             atoms.calc = None
+            atoms.positions = centre_molecules(
+                atoms.positions, atoms.cell.array, atoms.arrays["mol_id"]
+            )
             frames.append(
                 tag_frame(
                     atoms,
@@ -95,7 +98,7 @@ def opls_frames(
                     temperature_K=run.temperature,
                     pressure_atm=run.pressure if run.ensemble == "npt" else None,
                     density_gcm3=density(atoms),
-                    time_ps=step * timestep_fs / 1000.0,
+                    time_ps=int(atoms.info["step"]) * timestep_fs / 1000.0,
                     seed=seed + k,
                     source_run=name,
                 )
