@@ -1,6 +1,7 @@
 // libtorch side of pair_style mace: loads the TorchScript model and evaluates one graph.
 #include "mace_model.h"
 
+#include <torch/csrc/jit/runtime/graph_executor.h>
 #include <torch/script.h>
 
 #include <cstring>
@@ -88,6 +89,9 @@ Result Model::evaluate(const Graph &g, bool want_virial)
   const auto ne = static_cast<int64_t>(g.n_edges());
   const auto dtype = impl_->dtype;
   torch::AutoGradMode grad_on(true);    // forces are autograd derivatives inside the model
+  // The profiling executor's first calls are several times slower and graph sizes change
+  // every MD step; the plain interpreter measured as fast in steady state.
+  torch::jit::GraphOptimizerEnabledGuard no_profiling(false);
 
   auto species = copy_in(g.species.data(), {n});
   auto node_attrs = torch::zeros({n, static_cast<int64_t>(atomic_numbers_.size())},

@@ -496,6 +496,10 @@ class MaceBackend(Backend):
             raise InputError(f"mace_run_train wrote no model in {work} (log: {log})")
         model_path = out_dir / MODEL_FILE
         os.replace(produced, model_path)
+        # a finished model needs neither restart checkpoints nor mace's duplicate copies
+        shutil.rmtree(work / "checkpoints", ignore_errors=True)
+        for duplicate in work.glob("*.model"):
+            duplicate.unlink()
 
         calc = mace_calculator(model_path)
         meta = {
