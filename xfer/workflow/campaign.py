@@ -122,11 +122,12 @@ class ValidationMD(_Model):
     def _molecules(self) -> ValidationMD:
         unknown = sorted(set(self.mix) - set(known_molecules()))
         if unknown:
-            raise ValueError(
-                f"unknown molecule(s) {', '.join(unknown)}; allowed: {', '.join(known_molecules())}"
+            raise _FieldError(
+                ("md", "mix"),
+                f"unknown molecule(s) {', '.join(unknown)}; allowed: {', '.join(known_molecules())}",
             )
         if any(n < 1 for n in self.mix.values()):
-            raise ValueError("molecule counts must be >= 1")
+            raise _FieldError(("md", "mix"), "molecule counts must be >= 1")
         return self
 
 
@@ -285,7 +286,7 @@ def _describe(err: dict) -> str:
             return f"{where}: unknown field; allowed: {', '.join(allowed)}"
     if err["type"] == "missing":
         return f"{where}: required field missing"
-    return f"{where}: {err['msg']}"
+    return f"{where}: {err['msg'].removeprefix('Value error, ')}"
 
 
 def parse_campaign(data: dict[str, Any], source: Path | None = None) -> Campaign:

@@ -12,6 +12,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from xfer.data.recipes import NAMED
@@ -190,7 +191,7 @@ def print_dry_run(plan: Plan, store: TaskStore, console: Console) -> None:
         state, detail = store.state(task)
         extra = f" ({detail})" if detail else ""
         console.print(
-            f"{'  ' * depth}{task.label}  [{state}]{extra}  {task.kind}/{task.key}",
+            escape(f"{'  ' * depth}{task.label}  [{state}]{extra}  {task.kind}/{task.key}"),
             highlight=False,
             soft_wrap=True,
         )

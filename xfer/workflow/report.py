@@ -18,6 +18,7 @@ import os
 import platform
 import shutil
 import subprocess
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -115,15 +116,18 @@ def _pm(estimate, fmt: Callable[[float], str]) -> str:
     return text
 
 
-def _halts(plan: Plan, data: dict, group: list[Member]) -> str:
+def _halts(data: dict, group: list[Member], ensembles: tuple[str, ...]) -> str:
     notes = []
-    for ensemble in ("npt", "nvt"):
+    for ensemble in ensembles:
         halted = [data["md"][m, ensemble] for m in group if (m, ensemble) in data["md"]]
         reasons = sorted({r["halt_reason"] for r in halted if r["halted"]})
         n = sum(r["halted"] for r in halted)
         if n:
             notes.append(f"{n}/{len(group)} {ensemble.upper()} halted ({', '.join(reasons)})")
     return "; ".join(notes)
+
+
+HALTS_SHOWN = {"Q": ("npt", "nvt"), "t_stab_npt_ps": ("npt",), "t_stab_nvt_ps": ("nvt",)}
 
 
 def _cell(plan: Plan, data: dict, arch: str, recipe: str, quantity: str, fmt) -> str:
@@ -135,10 +139,12 @@ def _cell(plan: Plan, data: dict, arch: str, recipe: str, quantity: str, fmt) ->
         return "no result: " + "; ".join(reasons)
     estimate = getattr(committee, quantity)
     text = _pm(estimate, fmt) + f" (n={estimate.n})"
-    if quantity in ("Q", "t_stab_npt_ps"):
-        halts = _halts(plan, data, group)
-        if halts:
-            text += f"; {halts}"
+    halts = _halts(data, group, HALTS_SHOWN.get(quantity, ()))
+    if halts:
+        text += f"; {halts}"
+    if quantity == "Q" and committee.excluded_from_Q:
+        why = sorted({r for v in committee.excluded_from_Q.values() for r in v.split("; ")})
+        text += f"; {len(committee.excluded_from_Q)} without Q ({'; '.join(why)})"
     if missing and quantity == "Q":
         text += f"; {len(missing)} model(s) missing"
     return text
@@ -369,7 +375,9 @@ def write_report(plan: Plan, store: TaskStore, out: Path) -> Path:
     data = collect(plan, store)
     figures = [q_matrix_figure(out / "q_matrix.png", plan, data).name]
     if data["models"]:
-        written = write_score_outputs(out, data["scores"], list(data["models"].values()))
+        with warnings.catch_warnings():  # e.g. an empty legend when no run has a density
+            warnings.simplefilter("ignore", UserWarning)
+            written = write_score_outputs(out, data["scores"], list(data["models"].values()))
         figures += [p.name for p in written if p.suffix == ".png"]
     text = render_markdown(plan, store, data, figures)
     write_text(out / "report.md", text)

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from xfer.workflow.campaign import Campaign
@@ -109,7 +110,11 @@ def _follow(task_of: dict, summary: RunSummary, console: Console) -> None:
         MofNCompleteColumn(),
         TimeElapsedColumn(),
     )
-    with Progress(*columns, console=console, transient=True) as progress:
+    count = summary.reused
+    # without a terminal (a log file) the bar is off and every line is printed at once
+    with Progress(
+        *columns, console=console, transient=True, disable=not console.is_terminal
+    ) as progress:
         bar = progress.add_task("tasks", total=summary.total, completed=summary.reused)
         while pending:
             finished, pending = concurrent.futures.wait(
@@ -117,20 +122,27 @@ def _follow(task_of: dict, summary: RunSummary, console: Console) -> None:
             )
             for future in finished:
                 task = task_of[future]
+                count += 1
+                where = f"[{count}/{summary.total}]"
                 try:
                     done = future.result()
                 except DependencyError:
                     summary.skipped.append(task.label)
-                    progress.console.print(f"[yellow]-[/] {task.label}: skipped (upstream failed)")
+                    progress.console.print(
+                        f"{where} [yellow]-[/] {escape(task.label)}: skipped (upstream failed)",
+                        highlight=False,
+                    )
                 except Exception as exc:  # the task's own failure, one line
                     reason = str(exc).strip().splitlines()[0] if str(exc).strip() else repr(exc)
                     summary.failed[task.label] = reason
-                    progress.console.print(f"[red]x[/] {reason}", highlight=False, soft_wrap=True)
+                    progress.console.print(
+                        f"{where} [red]x[/] {escape(reason)}", highlight=False, soft_wrap=True
+                    )
                 else:
                     summary.ran += 1
-                    note = f" - {done['note']}" if done.get("note") else ""
+                    note = f" - {escape(done['note'])}" if done.get("note") else ""
                     progress.console.print(
-                        f"[green]✓[/] {task.label} ({done['wall_s']:.0f} s){note}",
+                        f"{where} [green]✓[/] {escape(task.label)} ({done['wall_s']:.0f} s){note}",
                         highlight=False,
                         soft_wrap=True,
                     )

@@ -8,6 +8,7 @@ next run). Halted MD runs are finished results and are listed as such.
 from __future__ import annotations
 
 from rich.console import Console
+from rich.markup import escape
 
 from xfer.workflow.dag import Plan, print_counts
 from xfer.workflow.store import TaskStore
@@ -31,11 +32,17 @@ def print_status(plan: Plan, store: TaskStore, console: Console) -> dict[str, in
     )
     print_counts(plan, store, console, title="tasks by stage")
     for task, reason in failed:
-        console.print(f"[red]failed[/] {task.label}: {reason}", highlight=False, soft_wrap=True)
+        console.print(
+            f"[red]failed[/] {escape(task.label)}: {escape(reason)}",
+            highlight=False,
+            soft_wrap=True,
+        )
     for task in running:
-        console.print(f"[cyan]running[/] {task.label}", highlight=False)
+        console.print(f"[cyan]running[/] {escape(task.label)}", highlight=False)
     for task, detail in halted:
-        console.print(f"[yellow]halted (a result)[/] {task.label}: {detail}", highlight=False)
+        console.print(
+            f"[yellow]halted (a result)[/] {escape(task.label)}: {escape(detail)}", highlight=False
+        )
     report = store.out / "report" / "report.md"
     if report.is_file():
         console.print(f"report: {report}", highlight=False, soft_wrap=True)
