@@ -124,7 +124,8 @@ class ValidationMD(_Model):
         if unknown:
             raise _FieldError(
                 ("md", "mix"),
-                f"unknown molecule(s) {', '.join(unknown)}; allowed: {', '.join(known_molecules())}",
+                f"unknown molecule(s) {', '.join(unknown)}; "
+                f"allowed: {', '.join(known_molecules())}",
             )
         if any(n < 1 for n in self.mix.values()):
             raise _FieldError(("md", "mix"), "molecule counts must be >= 1")
