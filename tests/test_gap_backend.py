@@ -116,11 +116,14 @@ def test_training_writes_model_files_and_metadata(gap_model, gap_train_file):
 def test_seeds_give_different_models(gap_model, gap_train_file, tmp_path):
     other = get_backend("gap").train(gap_train_file, gap_train_file, tmp_path, 1, {})
     atoms = molecular_box(["EC", "EMC"], np.eye(3) * 8.0, seed=3)
+    calcs = [get_backend("gap").calculator(m) for m in (gap_model, other)]
     energies = []
-    for model in (gap_model, other):
-        atoms.calc = get_backend("gap").calculator(model)
+    for calc in (*calcs, *calcs):  # quippy holds several models at once (committees)
+        atoms.calc = calc
         energies.append(atoms.get_potential_energy())
+        atoms = atoms.copy()
     assert abs(energies[0] - energies[1]) > 1e-4
+    assert energies[2:] == energies[:2]
 
 
 def test_pair_spec_and_calculator_species(gap_model):
