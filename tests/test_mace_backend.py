@@ -68,6 +68,17 @@ def test_train_args_follow_mace_option_kinds():
     assert "--swa" in train_args(resolve_hyper({"preset": "paper"}))
 
 
+@pytest.mark.parametrize("preset", sorted(PRESETS))
+def test_train_args_parse_back_to_the_preset(preset):
+    """mace's own parser reads the rendered arguments as the preset's values."""
+    from mace.tools import build_default_arg_parser
+
+    hyper = resolve_hyper({"preset": preset, "e0": {"H": -1.0}})
+    parsed = build_default_arg_parser().parse_args(["--name=x", *train_args(hyper)])
+    for key, value in PRESETS[preset].items():
+        assert getattr(parsed, key) == value, key
+
+
 def test_reference_energies_sources():
     frames = [_atom("H", -10.0), _atom("O", -100.0), _water()]
     e0, source = reference_energies(frames)
