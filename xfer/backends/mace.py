@@ -240,8 +240,10 @@ def _run(command: Sequence[str], workdir: Path, log: Path, what: str) -> None:
         env.setdefault(var, "1")
     env.setdefault("TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD", "1")
     with open(log, "a") as fh:
+        # Enter answers mace_create_lammps_model's head prompt (multi-head models) with
+        # its default instead of blocking on a terminal that is not there
         proc = subprocess.run(
-            list(command), cwd=workdir, env=env, stdout=fh, stderr=subprocess.STDOUT
+            list(command), cwd=workdir, env=env, stdout=fh, stderr=subprocess.STDOUT, input=b"\n"
         )
     if proc.returncode != 0:
         lines = [ln.strip() for ln in log.read_text(errors="replace").splitlines() if ln.strip()]
