@@ -40,20 +40,13 @@ QUANTITIES: tuple[tuple[str, str, Callable[[float], str]], ...] = (
 )
 
 
-def _done_result(store: TaskStore, task) -> tuple[dict | None, Path | None]:
-    done = store.done(task)
-    if done is None:
-        return None, None
-    return done, store.dir_of(task)
-
-
 def _analysis(store: TaskStore, task):
     from xfer.analysis.results import RunAnalysis
 
-    done, directory = _done_result(store, task)
-    if done is None:
+    if store.done(task) is None:
         return None
-    return RunAnalysis.model_validate_json((directory / done["result"]["analysis"]).read_text())
+    path = Path(store.outputs(task.kind, task.key)["analysis"])
+    return RunAnalysis.model_validate_json(path.read_text())
 
 
 def _member_status(plan: Plan, store: TaskStore, member: Member) -> str:

@@ -85,13 +85,13 @@ class TaskStore:
         """The done marker of ``task`` if it finished (and its outputs are there)."""
         return read_done(self.dir_of(task))
 
-    def outputs(self, kind: str, key: str) -> tuple[Path, dict[str, Any]]:
-        """(output directory, result dict) of a finished task; KeyError if unfinished."""
+    def outputs(self, kind: str, key: str) -> dict[str, Any]:
+        """Result of a finished task with absolute paths; KeyError if unfinished."""
         directory = self.task_dir(kind, key)
         done = read_done(directory)
         if done is None:
             raise KeyError(f"task {kind}/{key} has not finished")
-        return directory / done["output"], done["result"]
+        return absolute(done["result"], directory)
 
     def state(self, task: Task) -> tuple[str, str]:
         """(``done``|``running``|``failed``|``interrupted``|``pending``, detail)."""
@@ -112,6 +112,18 @@ class TaskStore:
         if any(directory.glob("attempt-*")):
             return "interrupted", "will be redone"
         return "pending", ""
+
+
+PATH_KEYS = ("dataset", "train", "valid", "model", "exported", "run", "analysis")
+
+
+def absolute(result: dict[str, Any], task_dir: Path) -> dict[str, Any]:
+    """``result`` with its path entries (relative to the task directory) made absolute."""
+    out = dict(result)
+    for k in PATH_KEYS:
+        if isinstance(out.get(k), str):
+            out[k] = str((Path(task_dir) / out[k]).resolve())
+    return out
 
 
 def read_done(directory: Path) -> dict[str, Any] | None:

@@ -188,23 +188,10 @@ def dependency_results(root: Path, deps: dict[str, str]) -> dict[str, dict]:
     out = {}
     for name, ref in deps.items():
         kind, key = ref.split("/")
-        directory = store.task_dir(kind, key)
-        done = read_done(directory)
-        if done is None:
-            raise InputError(f"upstream task {ref} has not finished")
-        out[name] = absolute(done["result"], directory)
-    return out
-
-
-_PATH_KEYS = ("dataset", "train", "valid", "model", "exported", "run", "analysis")
-
-
-def absolute(result: dict, task_dir: Path) -> dict:
-    """``result`` with its path entries resolved against ``task_dir``."""
-    out = dict(result)
-    for k in _PATH_KEYS:
-        if isinstance(out.get(k), str):
-            out[k] = str((task_dir / out[k]).resolve())
+        try:
+            out[name] = store.outputs(kind, key)
+        except KeyError:
+            raise InputError(f"upstream task {ref} has not finished") from None
     return out
 
 
