@@ -8,11 +8,17 @@ of workers is the number of tasks running at once.
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 from parsl.config import Config
 from parsl.executors import HighThroughputExecutor
+from parsl.executors.high_throughput.executor import DEFAULT_LAUNCH_CMD
 from parsl.providers import LocalProvider
+
+# Parsl's helper scripts sit next to this interpreter, which need not be on PATH
+# (e.g. .venv/bin/xfer run without activating the environment).
+BIN = Path(sys.executable).parent
 
 
 def make_config(run_dir: Path, workers: int | None = None) -> Config:
@@ -21,6 +27,10 @@ def make_config(run_dir: Path, workers: int | None = None) -> Config:
     executor = HighThroughputExecutor(
         label="local",
         address="127.0.0.1",
+        interchange_launch_cmd=[sys.executable, str(BIN / "interchange.py")],
+        launch_cmd=DEFAULT_LAUNCH_CMD.replace(
+            "process_worker_pool.py", f"{sys.executable} {BIN / 'process_worker_pool.py'}", 1
+        ),
         max_workers_per_node=n,
         cores_per_worker=1,
         worker_logdir_root=str(run_dir),
