@@ -417,6 +417,8 @@ class GapBackend(Backend):
         fit_frames = [f for f in train_frames if not is_e0_frame(f)]
         if not fit_frames:
             raise InputError(f"{train_file} holds only e0 frames")
+        if not valid_frames:
+            raise InputError(f"{valid_file} holds no frames besides e0 frames to validate on")
         species = list(resolved.get("species") or species_of(train_frames))
         unknown = sorted(set(species_of(fit_frames + valid_frames)) - set(species))
         if unknown:
