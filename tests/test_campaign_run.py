@@ -171,3 +171,27 @@ def test_sigkill_mid_campaign_then_restart_redoes_only_unfinished(
     assert all((out / t / "attempt-1").is_dir() for t in redone)  # the killed try stays apart
     expected = (uninterrupted / "report" / "report.md").read_text()
     assert (out / "report" / "report.md").read_text() == expected
+
+
+def test_failed_task_is_reported_with_its_reason_and_blocks_only_its_branch(
+    campaign_file, tmp_path, capsys
+):
+    bad = tmp_path / "bad.toml"
+    text = campaign_file.read_text().replace(
+        'gap = { preset = "tiny" }', 'gap = { preset = "tiny", hyper = { bogus = 1 } }'
+    )
+    bad.write_text(text)
+    out = tmp_path / "out"
+    assert main(["campaign", "run", str(bad), "--out", str(out)]) == 2
+    captured = capsys.readouterr()
+    run_output = captured.out
+    assert "2 task(s) failed (first: train gap/OPLS/seed" in captured.err
+    assert "x train gap/OPLS/seed0: unknown gap hyperparameter(s) bogus" in run_output
+    assert "skipped (upstream failed)" in run_output
+    assert main(["campaign", "status", str(bad), "--out", str(out)]) == 0
+    status = capsys.readouterr().out
+    assert "failed train gap/OPLS/seed1: unknown gap hyperparameter(s) bogus" in status
+    assert "│ train   │     2 │    0 │       0 │      2 │" in status
+    assert "│ recipe  │     1 │    1 │" in status  # upstream work is kept
+    report = (out / "report" / "report.md").read_text()
+    assert "no result: train failed: unknown gap hyperparameter(s) bogus" in report

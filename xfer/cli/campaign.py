@@ -62,8 +62,13 @@ def run(
     if summary.report is not None:
         console.print(f"report: {summary.report} (+ report.html)", highlight=False)
     if summary.failed:
-        console.print("[red]some tasks failed[/]: see `xfer campaign status`")
-        raise typer.Exit(1)
+        from xfer.workflow.tasks import TaskFailed
+
+        first = next(iter(summary.failed.values()))
+        raise TaskFailed(
+            f"{len(summary.failed)} task(s) failed (first: {first}); "
+            f"see `xfer campaign status {file}`"
+        )
 
 
 @app.command()
