@@ -18,7 +18,7 @@ try:
     print(f"TORCH_PREFIX={torch.utils.cmake_prefix_path}")
 except ImportError:
     print("TORCH_PREFIX=")
-libs = glob.glob(os.path.join(os.path.dirname(os.path.dirname(lmp)), "quippy_ase.libs"))
+libs = glob.glob(os.path.join(os.path.dirname(lmp), "quippy_ase.libs"))
 print(f"QUIP_LIBDIR={libs[0] if libs else ''}")
 PYEOF
 )"

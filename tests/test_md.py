@@ -172,3 +172,9 @@ def test_read_frames_gives_whole_molecules(tmp_path):
     assert np.array_equal(last.arrays["mol_id"], system.mol_ids)
     for i, j in system.bonds:  # unwrapped: no bond is split across the box
         assert np.linalg.norm(last.positions[i] - last.positions[j]) < 1.8
+
+
+def test_unknown_option_is_a_usage_error_without_traceback(tmp_path):
+    proc = _cli(["md", "--bogus", "--out", str(tmp_path / "run")])
+    assert proc.returncode == 2
+    assert "--bogus" in proc.stderr and "Traceback" not in proc.stderr

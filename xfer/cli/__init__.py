@@ -58,12 +58,12 @@ def main(argv: list[str] | None = None) -> int:
     except typer.Abort:
         Console(stderr=True).print("aborted")
         return 130
-    except Exception as exc:  # click usage errors
-        import click
-
-        if isinstance(exc, click.ClickException):
+    except Exception as exc:
+        # usage errors of typer's (vendored) click: show its one-line message
+        code = getattr(exc, "exit_code", None)
+        if callable(getattr(exc, "show", None)) and isinstance(code, int):
             exc.show()
-            return exc.exit_code
+            return code
         raise
     return 0
 
