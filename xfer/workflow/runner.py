@@ -9,7 +9,11 @@ shows the failure in its cell.
 from __future__ import annotations
 
 import concurrent.futures
+import contextlib
+import json
+import os
 import shutil
+import signal
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,8 +22,10 @@ from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from xfer.atomic import write_json
+from xfer.errors import InputError
 from xfer.workflow.campaign import Campaign
-from xfer.workflow.dag import Plan, build_plan
+from xfer.workflow.dag import build_plan
 from xfer.workflow.execution import load_profile
 from xfer.workflow.store import DONE, TaskStore
 from xfer.workflow.tasks import KINDS, app_for
@@ -61,6 +67,7 @@ def run_campaign(
     plan = build_plan(campaign)
     store = TaskStore(out)
     save_campaign_copy(campaign, out)
+    stop_stale_executors(out / "runinfo")
     config = load_profile(profile, out / "runinfo", workers)
     apps = {kind: app_for(kind, [e.label for e in config.executors]) for kind in KINDS}
     summary = RunSummary(total=len(plan.tasks), reused=0)
@@ -68,6 +75,7 @@ def run_campaign(
     task_of = {}
     dfk = parsl.load(config)
     try:
+        record_executors(dfk, out / "runinfo")
         for task in plan.tasks:
             if store.done(task) is not None:
                 summary.reused += 1
@@ -87,7 +95,7 @@ def run_campaign(
             f"done, {len(futures)} to run on '{profile}' -> {out}",
             highlight=False,
         )
-        _follow(task_of, summary, console)
+        _follow(task_of, summary, console, lambda: record_executors(dfk, out / "runinfo"))
     finally:
         dfk.cleanup()
         parsl.clear()
@@ -99,8 +107,9 @@ def run_campaign(
     return summary
 
 
-def _follow(task_of: dict, summary: RunSummary, console: Console) -> None:
-    """Wait for every future; a line per finished task and a progress bar."""
+def _follow(task_of: dict, summary: RunSummary, console: Console, tick) -> None:
+    """Wait for every future; a line per finished task and a progress bar; ``tick`` runs
+    about once a second (it records worker pools started after submission)."""
     from parsl.dataflow.errors import DependencyError
 
     pending = set(task_of)
@@ -120,6 +129,7 @@ def _follow(task_of: dict, summary: RunSummary, console: Console) -> None:
             finished, pending = concurrent.futures.wait(
                 pending, timeout=1.0, return_when=concurrent.futures.FIRST_COMPLETED
             )
+            tick()
             for future in finished:
                 task = task_of[future]
                 count += 1
@@ -150,5 +160,52 @@ def _follow(task_of: dict, summary: RunSummary, console: Console) -> None:
             progress.update(bar, description=f"tasks ({len(pending)} left)")
 
 
-def plan_and_store(campaign: Campaign, out: Path) -> tuple[Plan, TaskStore]:
-    return build_plan(campaign), TaskStore(out)
+PROCESSES = "processes.json"
+
+
+def record_executors(dfk, runinfo: Path) -> None:
+    """Note this campaign's pid and its local Parsl processes (interchange, worker pools);
+    rewritten only when they change."""
+    from parsl.providers import LocalProvider
+
+    record: dict = {"owner": os.getpid(), "host": os.uname().nodename, "pids": [], "groups": []}
+    for executor in dfk.executors.values():
+        proc = getattr(executor, "interchange_proc", None)
+        if proc is not None:
+            record["pids"].append(proc.pid)
+        provider = getattr(executor, "provider", None)
+        if isinstance(provider, LocalProvider):
+            for job in provider.resources.values():
+                with contextlib.suppress(ProcessLookupError, TypeError, ValueError):
+                    record["groups"].append(os.getpgid(int(job["remote_pid"])))
+    path = runinfo / PROCESSES
+    with contextlib.suppress(OSError, ValueError):
+        if json.loads(path.read_text()) == record:
+            return
+    write_json(path, record)
+
+
+def stop_stale_executors(runinfo: Path) -> None:
+    """Refuse to run beside a live campaign on the same results; end a killed one's Parsl
+    processes (a SIGKILLed client leaves its interchange and local worker pool behind)."""
+    path = runinfo / PROCESSES
+    try:
+        record = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return
+    if record.get("host") != os.uname().nodename:
+        return
+    owner = int(record.get("owner", 0))
+    try:
+        cmdline = Path(f"/proc/{owner}/cmdline").read_bytes()
+    except OSError:
+        cmdline = b""
+    if owner and owner != os.getpid() and b"campaign" in cmdline:
+        raise InputError(f"another campaign (pid {owner}) is running on {runinfo.parent}")
+    for pid in record.get("pids", []):
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(int(pid), signal.SIGKILL)
+    for group in record.get("groups", []):
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(int(group), signal.SIGKILL)
+    path.unlink(missing_ok=True)
