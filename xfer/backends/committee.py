@@ -121,17 +121,17 @@ def train_committee(
     if len(set(seeds)) != len(seeds):
         raise InputError(f"seeds must be distinct, got {list(seeds)}")
     backend = get_backend(arch)
+    common = {
+        "arch": arch,
+        "train_sha256": file_sha256(Path(train_file)),
+        "valid_sha256": file_sha256(Path(valid_file)),
+        "requested_hyper": hyper,
+        **(extra_meta or {}),
+    }
     models = []
     for seed in seeds:
         seed_dir = Path(out_dir) / f"seed{seed}"
-        expected = {
-            "arch": arch,
-            "seed": seed,
-            "train_sha256": file_sha256(Path(train_file)),
-            "valid_sha256": file_sha256(Path(valid_file)),
-            "requested_hyper": hyper,
-            **(extra_meta or {}),
-        }
+        expected = {**common, "seed": seed}
         existing = find_model(seed_dir) if reuse and seed_dir.is_dir() else None
         if existing is not None and reusable(existing.meta, expected):
             models.append(existing)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import copy
 import os
+import shutil
 import subprocess
 import sys
 from collections import defaultdict
@@ -26,7 +27,6 @@ import numpy as np
 from ase import Atoms
 from ase.calculators.calculator import Calculator, all_changes
 from ase.data import atomic_numbers
-from ase.io import read
 
 from xfer.atomic import write_json
 from xfer.backends.base import Backend, PairSpec, TrainedModel
@@ -38,6 +38,7 @@ from xfer.backends.common import (
     validation_errors,
     write_model_meta,
 )
+from xfer.data.store import read_frames
 from xfer.errors import EnvironmentProblem, InputError
 from xfer.runtime import THREAD_VARIABLES
 
@@ -56,9 +57,9 @@ PRESETS: dict[str, dict[str, Any]] = {
         "axis_neuron": 4,
         "fitting_neuron": [32, 32],
         "precision": "float64",
-        "numb_steps": 400,
-        "decay_steps": 40,
-        "start_lr": 2.0e-3,
+        "numb_steps": 1000,
+        "decay_steps": 50,
+        "start_lr": 5.0e-3,
         "stop_lr": 1.0e-5,
         "batch_size": "auto",
         "start_pref_e": 0.02,
@@ -422,6 +423,7 @@ class DeepmdBackend(Backend):
         type_map = list(resolved.pop("type_map", None) or default_type_map(train_frames))
         out_dir = Path(out_dir).resolve()
         out_dir.mkdir(parents=True, exist_ok=True)
+        shutil.rmtree(out_dir / "data", ignore_errors=True)  # no stale npy files from a rerun
         train_systems = write_systems(train_frames, type_map, out_dir / "data" / "train")
         valid_systems = write_systems(valid_frames, type_map, out_dir / "data" / "valid")
         config = deepmd_input(resolved, type_map, train_systems, valid_systems, seed)
@@ -477,9 +479,7 @@ def load_model(path: Path) -> TrainedModel:
 
 
 def _read_frames(path: Path) -> list[Atoms]:
-    if not Path(path).is_file():
-        raise InputError(f"training/validation file {path} does not exist")
-    frames = read(path, index=":")
+    frames = read_frames(Path(path))
     if not frames:
         raise InputError(f"{path} holds no frames")
     return frames
