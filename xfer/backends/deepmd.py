@@ -38,11 +38,11 @@ from xfer.backends.common import (
     validation_errors,
     write_model_meta,
 )
+from xfer.data.frames import VIRIAL_KEY
 from xfer.data.store import read_frames
 from xfer.errors import EnvironmentProblem, InputError
 from xfer.runtime import THREAD_VARIABLES
 
-VIRIAL_KEY = "REF_virial"
 MODEL_FILE = "model.pth"
 LOG_TAIL_LINES = 15
 
