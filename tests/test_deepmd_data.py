@@ -7,9 +7,9 @@ import pytest
 from ase import Atoms
 from conftest_deepmd import isolated, molecules_in_cell
 
+from xfer.backends.common import species_of
 from xfer.backends.deepmd import (
     deepmd_input,
-    default_type_map,
     resolve_hyper,
     write_systems,
 )
@@ -73,7 +73,7 @@ def test_unlabelled_or_foreign_frames_rejected(tmp_path):
 
 
 def test_type_map_follows_atomic_number():
-    assert default_type_map([isolated("EMC"), Atoms("N")]) == ["H", "C", "N", "O"]
+    assert species_of([isolated("EMC"), Atoms("N")]) == ["H", "C", "N", "O"]
 
 
 def test_presets_and_overrides():

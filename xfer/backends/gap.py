@@ -14,7 +14,6 @@ LAMMPS in different processes (the plugin refuses a second model with a clear er
 
 from __future__ import annotations
 
-import copy
 import os
 import shutil
 import subprocess
@@ -28,14 +27,23 @@ import numpy as np
 from ase import Atoms
 from ase.calculators.calculator import Calculator, all_changes
 from ase.data import atomic_numbers
-from ase.io import read, write
+from ase.io import write
 
 from xfer.backends.base import Backend, PairSpec, TrainedModel
 from xfer.backends.common import (
+    CONFIG_TYPE_KEY,
     ENERGY_KEY,
     FORCES_KEY,
+    STRESS_KEY,
+    VIRIAL_KEY,
+    e0_from_frames,
     file_sha256,
+    is_e0_frame,
+    lammps_path,
     read_model_meta,
+    read_training_frames,
+    resolve_preset,
+    species_of,
     validation_errors,
     write_model_meta,
 )
@@ -43,10 +51,6 @@ from xfer.backends.gap_files import GapModelInfo, check_species, inspect_model
 from xfer.errors import EnvironmentProblem, InputError
 from xfer.runtime import PLUGIN_DIR, THREAD_VARIABLES
 
-VIRIAL_KEY = "REF_virial"
-STRESS_KEY = "REF_stress"
-CONFIG_TYPE_KEY = "config_type"
-E0_CONFIG_TYPE = "e0"
 MODEL_FILE = "gap.xml"
 PLUGIN_FILE = "quipplugin.so"
 LOG_TAIL_LINES = 8
@@ -103,35 +107,14 @@ EXTRA_KEYS = ("preset", "species", "e0")
 
 def resolve_hyper(hyper: dict[str, Any]) -> dict[str, Any]:
     """Preset (``hyper["preset"]``, default ``tiny``) updated with the other keys given."""
-    name = hyper.get("preset", "tiny")
-    if name not in PRESETS:
-        raise InputError(f"unknown gap preset {name!r}; available: {', '.join(PRESETS)}")
-    unknown = sorted(set(hyper) - set(PRESETS[name]) - set(EXTRA_KEYS))
-    if unknown:
-        raise InputError(
-            f"unknown gap hyperparameter(s) {', '.join(unknown)}; "
-            f"known: {', '.join([*PRESETS[name], *EXTRA_KEYS])}"
-        )
-    resolved = copy.deepcopy(PRESETS[name])
-    resolved.update(copy.deepcopy(hyper))
-    resolved["preset"] = name
+    preset = PRESETS.get(hyper.get("preset", "tiny"), {})
+    resolved = resolve_preset("gap", PRESETS, hyper, [*preset, *EXTRA_KEYS])
     if resolved["soap_cutoff_transition"] >= resolved["soap_cutoff"]:
         raise InputError("gap soap_cutoff_transition must be smaller than soap_cutoff")
     return resolved
 
 
 # ---------------------------------------------------------------- training-set preparation
-
-
-def is_e0_frame(frame: Atoms) -> bool:
-    """Isolated-atom reference frame (``config_type = e0``)."""
-    return frame.info.get(CONFIG_TYPE_KEY) == E0_CONFIG_TYPE
-
-
-def species_of(frames: Sequence[Atoms]) -> list[str]:
-    """Elements present in ``frames``, ordered by atomic number."""
-    symbols = {s for atoms in frames for s in atoms.get_chemical_symbols()}
-    return sorted(symbols, key=lambda s: atomic_numbers[s])
 
 
 def reference_energies(
@@ -145,15 +128,8 @@ def reference_energies(
     """
     e0 = {el: float(v) for el, v in (given or {}).items() if el in species}
     sources = {"hyper"} if e0 else set()
-    for frame in frames:
-        if not is_e0_frame(frame):
-            continue
-        if len(frame) != 1:
-            raise InputError(f"an e0 frame must hold one atom, found {len(frame)}")
-        symbol = frame.get_chemical_symbols()[0]
-        if symbol in species and symbol not in e0:
-            e0[symbol] = float(frame.info[ENERGY_KEY])
-            sources.add("e0_frames")
+    if e0_from_frames(frames, e0):
+        sources.add("e0_frames")
     missing = [el for el in species if el not in e0]
     if missing:
         fit_frames = [f for f in frames if not is_e0_frame(f)]
@@ -327,18 +303,13 @@ def plugin_library() -> Path:
     return library
 
 
-def _lammps_path(path: Path) -> str:
-    text = str(path)
-    return f'"{text}"' if any(c.isspace() for c in text) else text
-
-
 def gap_pair_spec(info: GapModelInfo, elements: Sequence[str] | None = None) -> PairSpec:
     """``pair_style quip`` lines for a checked model; atom types follow ``elements``."""
     elements = tuple(elements or info.species)
     check_species(elements, info)
     return PairSpec(
         pair_style="quip",
-        pair_coeff=f'* * {_lammps_path(info.xml)} "IP GAP" {" ".join(elements)}',
+        pair_coeff=f'* * {lammps_path(info.xml)} "IP GAP" {" ".join(elements)}',
         elements=elements,
         plugin="quip",
         newton_pair=True,
@@ -387,15 +358,6 @@ class GapCalculator(Calculator):
 # ---------------------------------------------------------------- backend
 
 
-def _read_frames(path: Path) -> list[Atoms]:
-    if not Path(path).is_file():
-        raise InputError(f"training/validation file {path} does not exist")
-    frames = read(path, index=":")
-    if not frames:
-        raise InputError(f"{path} holds no frames")
-    return frames
-
-
 class GapBackend(Backend):
     """2-body + turbo-SOAP GAP models: ``gap_fit``, ``pair_style quip``, quippy."""
 
@@ -412,8 +374,8 @@ class GapBackend(Backend):
     ) -> TrainedModel:
         """Fit ``out_dir/gap.xml`` (+ sparseX files) with ``seed``; write its metadata."""
         resolved = resolve_hyper(hyper)
-        train_frames = _read_frames(train_file)
-        valid_frames = [f for f in _read_frames(valid_file) if not is_e0_frame(f)]
+        train_frames = read_training_frames(train_file)
+        valid_frames = [f for f in read_training_frames(valid_file) if not is_e0_frame(f)]
         fit_frames = [f for f in train_frames if not is_e0_frame(f)]
         if not fit_frames:
             raise InputError(f"{train_file} holds only e0 frames")

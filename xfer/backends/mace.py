@@ -12,7 +12,6 @@ torch module, what MACECalculator loads); ``export`` turns it into the TorchScri
 from __future__ import annotations
 
 import argparse
-import copy
 import os
 import shutil
 import subprocess
@@ -27,24 +26,29 @@ import numpy as np
 from ase import Atoms
 from ase.calculators.calculator import Calculator, all_changes
 from ase.data import atomic_numbers, chemical_symbols
-from ase.io import read, write
+from ase.io import write
 
 from xfer.backends.base import Backend, PairSpec, TrainedModel
 from xfer.backends.common import (
+    CONFIG_TYPE_KEY,
     ENERGY_KEY,
     FORCES_KEY,
+    STRESS_KEY,
+    VIRIAL_KEY,
+    e0_from_frames,
     file_sha256,
+    is_e0_frame,
+    lammps_path,
     read_model_meta,
+    read_training_frames,
+    resolve_preset,
+    species_of,
     validation_errors,
     write_model_meta,
 )
 from xfer.errors import EnvironmentProblem, InputError
 from xfer.runtime import PLUGIN_DIR, THREAD_VARIABLES
 
-VIRIAL_KEY = "REF_virial"
-STRESS_KEY = "REF_stress"
-CONFIG_TYPE_KEY = "config_type"
-E0_CONFIG_TYPE = "e0"
 MODEL_FILE = "mace.model"
 LAMMPS_SUFFIX = "-lammps.pt"  # what mace_create_lammps_model appends to the model path
 PLUGIN_FILE = "maceplugin.so"
@@ -116,23 +120,13 @@ def _train_options() -> dict[str, argparse.Action]:
 
 def resolve_hyper(hyper: dict[str, Any]) -> dict[str, Any]:
     """Preset (``hyper["preset"]``, default ``tiny``) updated with the other keys given."""
-    name = hyper.get("preset", "tiny")
-    if name not in PRESETS:
-        raise InputError(f"unknown mace preset {name!r}; available: {', '.join(PRESETS)}")
     reserved = sorted(set(hyper) & set(RESERVED))
     if reserved:
         raise InputError(f"mace hyperparameter(s) {', '.join(reserved)} are set by xfer")
-    options = _train_options()
-    unknown = sorted(set(hyper) - set(options) - set(EXTRA_KEYS))
-    if unknown:
-        raise InputError(
-            f"unknown mace hyperparameter(s) {', '.join(unknown)}: use mace_run_train option "
-            "names without the leading -- (see mace_run_train --help)"
-        )
-    resolved = copy.deepcopy(PRESETS[name])
-    resolved.update(copy.deepcopy(hyper))
-    resolved["preset"] = name
-    return resolved
+    return resolve_preset(
+        "mace", PRESETS, hyper, [*_train_options(), *EXTRA_KEYS],
+        hint="use mace_run_train option names without the leading -- (mace_run_train --help)",
+    )
 
 
 def train_args(hyper: dict[str, Any]) -> list[str]:
@@ -159,17 +153,6 @@ def train_args(hyper: dict[str, Any]) -> list[str]:
 # ---------------------------------------------------------------- training-set preparation
 
 
-def is_e0_frame(frame: Atoms) -> bool:
-    """Isolated-atom reference frame (``config_type = e0``)."""
-    return frame.info.get(CONFIG_TYPE_KEY) == E0_CONFIG_TYPE
-
-
-def species_of(frames: Sequence[Atoms]) -> list[str]:
-    """Elements present in ``frames``, ordered by atomic number."""
-    symbols = {s for atoms in frames for s in atoms.get_chemical_symbols()}
-    return sorted(symbols, key=lambda s: atomic_numbers[s])
-
-
 def reference_energies(
     frames: Sequence[Atoms], given: dict[str, float] | None = None
 ) -> tuple[dict[str, float] | None, str]:
@@ -185,13 +168,8 @@ def reference_energies(
     if unknown:
         raise InputError(f"mace e0 names unknown element(s) {', '.join(unknown)}")
     sources = {"hyper"} if e0 else set()
-    for frame in filter(is_e0_frame, frames):
-        if len(frame) != 1:
-            raise InputError(f"an e0 frame must hold one atom, found {len(frame)}")
-        symbol = frame.get_chemical_symbols()[0]
-        if symbol not in e0:
-            e0[symbol] = float(frame.info[ENERGY_KEY])
-            sources.add("e0_frames")
+    if e0_from_frames(frames, e0):
+        sources.add("e0_frames")
     if any(el not in e0 for el in species):
         return None, "average"
     ordered = sorted(e0, key=lambda s: atomic_numbers[s])
@@ -319,11 +297,6 @@ def plugin_library() -> Path:
     return library
 
 
-def _lammps_path(path: Path) -> str:
-    text = str(path)
-    return f'"{text}"' if any(c.isspace() for c in text) else text
-
-
 def export_lammps_model(model_path: Path) -> Path:
     """``<model>-lammps.pt`` (float64 TorchScript) for ``pair_style mace``; reused if newer.
 
@@ -370,7 +343,7 @@ def mace_pair_spec(lammps_model: Path, elements: Sequence[str] | None = None) ->
     plugin_library()
     return PairSpec(
         pair_style="mace",
-        pair_coeff=f"* * {_lammps_path(Path(lammps_model).resolve())} {' '.join(elements)}",
+        pair_coeff=f"* * {lammps_path(Path(lammps_model).resolve())} {' '.join(elements)}",
         elements=elements,
         plugin="mace",
         newton_pair=True,
@@ -427,15 +400,6 @@ def mace_calculator(model: Path, device: str = "cpu") -> Calculator:
 # ---------------------------------------------------------------- backend
 
 
-def _read_frames(path: Path) -> list[Atoms]:
-    if not Path(path).is_file():
-        raise InputError(f"training/validation file {path} does not exist")
-    frames = read(path, index=":")
-    if not frames:
-        raise InputError(f"{path} holds no frames")
-    return frames
-
-
 class MaceBackend(Backend):
     """MACE models: ``mace_run_train``, ``mace_create_lammps_model``, ``pair_style mace``."""
 
@@ -453,9 +417,9 @@ class MaceBackend(Backend):
         """Train ``out_dir/mace.model`` with ``seed``; write its metadata."""
         resolved = resolve_hyper(hyper)
         _check_device(resolved.get("device", "cpu"))
-        train_frames = _read_frames(train_file)
+        train_frames = read_training_frames(train_file)
         fit_frames = [f for f in train_frames if not is_e0_frame(f)]
-        valid_frames = [f for f in _read_frames(valid_file) if not is_e0_frame(f)]
+        valid_frames = [f for f in read_training_frames(valid_file) if not is_e0_frame(f)]
         if not fit_frames:
             raise InputError(f"{train_file} holds only e0 frames")
         if not valid_frames:
