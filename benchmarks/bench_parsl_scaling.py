@@ -8,7 +8,7 @@ the speed-up (ideal 2.0 on two idle cores). The machine's load average is record
 the result, because other users' processes share the cores.
 Result: benchmarks/results/parsl_scaling.json.
 
-    .venv/bin/python benchmarks/bench_parsl_scaling.py [--tasks 4] [--time-ps 0.5]
+    .venv/bin/python benchmarks/bench_parsl_scaling.py [--tasks 6] [--time-ps 2.0]
 """
 
 from __future__ import annotations
@@ -78,8 +78,8 @@ def throughput(workers: int, n: int, time_ps: float, scratch: Path) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--tasks", type=int, default=4)
-    parser.add_argument("--time-ps", type=float, default=0.5)
+    parser.add_argument("--tasks", type=int, default=6)
+    parser.add_argument("--time-ps", type=float, default=2.0)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="xfer-parsl-bench-") as tmp:
         rounds = [throughput(w, args.tasks, args.time_ps, Path(tmp)) for w in (1, 2)]
