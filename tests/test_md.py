@@ -34,7 +34,9 @@ def test_npt_run_completes_and_writes_the_run_directory(tmp_path):
     assert result["n_steps_done"] == result["n_steps_requested"] == 200
     assert result["t_stab_ps"] == pytest.approx(0.1)
     thermo = np.genfromtxt(run / "thermo.csv", delimiter=",", names=True)
-    assert thermo.dtype.names == ("step", "time_ps", "temp", "press", "density", "pe")
+    assert thermo.dtype.names[:6] == ("step", "time_ps", "temp", "press", "density", "pe")
+    assert np.allclose(thermo["etotal"] - thermo["pe"], 1.5 * 159 * 8.617333e-5 * thermo["temp"],
+                       rtol=1e-4)  # etotal = pe + ke, ke from 3N-3 degrees of freedom
     assert thermo["step"][-1] == 200 and np.all(np.isfinite(thermo["pe"]))
     assert 0.5 < thermo["density"][-1] < 1.5
     header = (run / "traj.dump").read_text().split("ITEM: ATOMS ")[1].splitlines()[0]

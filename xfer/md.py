@@ -55,6 +55,7 @@ class MDSettings(BaseModel):
     thermo_every: int = Field(10, ge=1)
     dump_every: int = Field(100, ge=1)
     check_every: int = Field(10, ge=1)
+    minimize_steps: int = Field(0, ge=0, description="conjugate-gradient steps before MD")
     bond_stretch_max: float | None = Field(0.5, gt=0, description="A beyond r0")
     bond_stretch_rel: float | None = Field(None, gt=0, description="fraction of r0 (0.5 = +50%)")
     density_range: tuple[float, float] | None = (0.2, 2.0)
@@ -135,6 +136,7 @@ def prepare_run(settings: MDSettings, out_dir: Path) -> dict[str, Any]:
         "thermo_every": settings.thermo_every,
         "dump_every": settings.dump_every,
         "check_every": settings.check_every,
+        "minimize_steps": settings.minimize_steps,
         "density_range": settings.density_range if settings.ensemble == "npt" else None,
         "lost_policy": "error",
         "n_steps": settings.n_steps,
