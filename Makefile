@@ -5,7 +5,7 @@ bootstrap:
 	@scripts/bootstrap.sh
 
 demo: bootstrap
-	.venv/bin/xfer demo --out runs/demo
+	.venv/bin/xfer campaign run examples/mini.toml
 
 test: bootstrap
 	.venv/bin/ruff check xfer tests benchmarks

@@ -27,7 +27,6 @@ def _register() -> None:
     from xfer.cli import md
 
     app.command("md")(md.md)
-    app.command("demo")(md.demo)
     from xfer.cli import analyze
 
     app.command("analyze")(analyze.analyze)

@@ -90,12 +90,3 @@ def md(
         f"({result['n_atoms']} atoms, {result['wall_s']:.1f} s)"
     )
 
-
-def demo(
-    out: Annotated[Path, typer.Option("--out", help="Directory for the demo run")] = Path(
-        "runs/demo"
-    ),
-) -> None:
-    """The embedded default job: OPLS-AA 3:7 EC:EMC (16 EC + 32 EMC) NPT at 500 K, 2 ps."""
-    md(out=out / "opls-npt-500K", mix="EC:16,EMC:32", density=1.0, ensemble="npt",
-       temperature=500.0, time_ps=2.0)
