@@ -411,6 +411,8 @@ class DeepmdBackend(Backend):
         log.write_text("")
         frozen = out_dir / "model.freezing.pth"
         run_dp([["train", "input.json"], ["freeze", "-o", frozen.name]], out_dir, log)
+        if not frozen.exists():
+            raise EnvironmentProblem(f"deepmd training wrote no frozen model; see {log}")
         model_path = out_dir / MODEL_FILE
         os.replace(frozen, model_path)
         errors = validation_errors(DeepmdCalculator(model_path), valid_frames)
@@ -455,3 +457,7 @@ def load_model(path: Path) -> TrainedModel:
     path = Path(path).resolve()
     model_type_map(path)
     return TrainedModel(arch="deepmd", path=path, meta=read_model_meta(path))
+
+
+if __name__ == "__main__":
+    _dp_steps(sys.argv[1:])
