@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from ase import Atoms
+from conftest_gap import TEST_HYPER
 from gap_structures import molecular_box
 
 from xfer.backends import gap as gapmod
@@ -114,7 +115,7 @@ def test_training_writes_model_files_and_metadata(gap_model, gap_train_file):
 
 
 def test_seeds_give_different_models(gap_model, gap_train_file, tmp_path):
-    other = get_backend("gap").train(gap_train_file, gap_train_file, tmp_path, 1, {})
+    other = get_backend("gap").train(gap_train_file, gap_train_file, tmp_path, 1, TEST_HYPER)
     atoms = molecular_box(["EC", "EMC"], np.eye(3) * 8.0, seed=3)
     calcs = [get_backend("gap").calculator(m) for m in (gap_model, other)]
     energies = []

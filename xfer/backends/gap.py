@@ -72,7 +72,7 @@ PRESETS: dict[str, dict[str, Any]] = {
         "atom_sigma": 0.5,
         "zeta": 4,
         "delta_soap": 1.0,
-        "n_sparse_soap": 50,
+        "n_sparse_soap": 200,
         "sparse_method_soap": "cur_points",
         "sigma_energy": 0.005,
         "sigma_force": 0.1,
