@@ -1,7 +1,7 @@
 """Backend acceptance: tiny 2-seed committees of every architecture train on a small
 GFN2-xTB set, export, and run 200 NVT steps through ``xfer md`` with the halts active.
 
-Slow (~25 min on 2 cores: 3 min labelling, ~4 min per MACE seed, ~3 min per DeePMD seed,
+Slow (~35 min on 2 idle cores: 3 min labelling, ~5 min per MACE seed, ~7 min per DeePMD seed,
 seconds per GAP seed, ~10-50 s per MD run); run it with
 ``.venv/bin/pytest -m slow tests/test_acceptance_backends.py``.
 """
@@ -22,7 +22,7 @@ EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 XFER = [sys.executable, "-m", "xfer.cli"]
 SEEDS = (0, 1)
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(3600)]
 
 
 def xfer(*args: str, cwd: Path) -> str:

@@ -58,9 +58,9 @@ PRESETS: dict[str, dict[str, Any]] = {
         "axis_neuron": 4,
         "fitting_neuron": [32, 32],
         "precision": "float64",
-        "numb_steps": 4000,
+        "numb_steps": 6000,  # ~7 min on one core for examples/dataset-small.toml
         "decay_steps": 100,
-        "start_lr": 5.0e-3,
+        "start_lr": 1.0e-2,
         "stop_lr": 1.0e-4,
         "batch_size": "auto",
         "start_pref_e": 0.02,
