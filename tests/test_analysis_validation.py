@@ -25,7 +25,7 @@ def _validation_module():
 @pytest.mark.slow
 def test_diffusivity_of_short_spce_water_lammps_run(tmp_path):
     run = tmp_path / "spce"
-    _validation_module().simulate(run, production_ps=4.0, equilibration_ps=1.0, seed=7)
+    _validation_module().simulate(run, production_ps=4.0, equilibration_ps=1.0, seed=7, n_side=6)
     settings = AnalysisSettings(
         full_length_ps=4.0, equilibration_ps=0.5, block_ps=2.0, block_spacing_ps=0.5,
         ballistic_ps=0.5,

@@ -83,18 +83,18 @@ def resolve_preset(
     arch: str,
     presets: dict[str, dict[str, Any]],
     hyper: dict[str, Any],
-    known: Iterable[str],
+    extra: Iterable[str],
     hint: str | None = None,
 ) -> dict[str, Any]:
     """Preset ``hyper["preset"]`` (default ``tiny``) updated with the other keys given.
 
-    ``known`` are the keys a user may set; anything else is an error naming them (or
-    giving ``hint`` where the list is too long to print).
+    A user may set the preset's own keys and ``extra``; anything else is an error naming
+    them (or giving ``hint`` where the list is too long to print).
     """
     name = hyper.get("preset", "tiny")
     if name not in presets:
         raise InputError(f"unknown {arch} preset {name!r}; available: {', '.join(presets)}")
-    known = list(known)
+    known = [*presets[name], *(k for k in extra if k not in presets[name])]
     unknown = sorted(set(hyper) - set(known) - {"preset"})
     if unknown:
         allowed = hint or f"known: {', '.join(known)}"

@@ -103,8 +103,7 @@ def allow_e3nn_constants() -> None:
 
 def resolve_hyper(hyper: dict[str, Any]) -> dict[str, Any]:
     """Preset (``hyper["preset"]``, default ``tiny``) updated with the other keys given."""
-    preset = PRESETS.get(hyper.get("preset", "tiny"), {})
-    return resolve_preset("deepmd", PRESETS, hyper, [*preset, *EXTRA_KEYS])
+    return resolve_preset("deepmd", PRESETS, hyper, EXTRA_KEYS)
 
 
 def _sel(sel: dict[str, int] | list[int], type_map: Sequence[str]) -> list[int]:

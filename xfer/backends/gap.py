@@ -107,8 +107,7 @@ EXTRA_KEYS = ("preset", "species", "e0")
 
 def resolve_hyper(hyper: dict[str, Any]) -> dict[str, Any]:
     """Preset (``hyper["preset"]``, default ``tiny``) updated with the other keys given."""
-    preset = PRESETS.get(hyper.get("preset", "tiny"), {})
-    resolved = resolve_preset("gap", PRESETS, hyper, [*preset, *EXTRA_KEYS])
+    resolved = resolve_preset("gap", PRESETS, hyper, EXTRA_KEYS)
     if resolved["soap_cutoff_transition"] >= resolved["soap_cutoff"]:
         raise InputError("gap soap_cutoff_transition must be smaller than soap_cutoff")
     return resolved

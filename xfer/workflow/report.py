@@ -43,9 +43,10 @@ QUANTITIES: tuple[tuple[str, str, Callable[[float], str]], ...] = (
 def _analysis(store: TaskStore, task):
     from xfer.analysis.results import RunAnalysis
 
-    if store.done(task) is None:
+    try:
+        path = Path(store.outputs(task.kind, task.key)["analysis"])
+    except KeyError:  # not finished
         return None
-    path = Path(store.outputs(task.kind, task.key)["analysis"])
     return RunAnalysis.model_validate_json(path.read_text())
 
 
