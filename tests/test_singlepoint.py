@@ -6,8 +6,8 @@ from ase import Atoms
 from ase.build import bulk
 from ase.calculators.lj import LennardJones
 
-from xfer.backends.base import PairSpec
 from xfer.errors import InputError
+from xfer.lammps.pair import PairSpec
 from xfer.lammps.singlepoint import evaluate
 
 SPEC = PairSpec(pair_style="lj/cut 5.0", pair_coeff="* * 0.01 2.6", elements=("Ar",),

@@ -21,18 +21,17 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from xfer.atomic import write_json, write_text
-from xfer.backends.base import PairSpec
 from xfer.chem.molecules import composition_label
 from xfer.chem.packing import pack
+from xfer.chem.units import ATM_TO_BAR
 from xfer.errors import InputError
 from xfer.lammps.bond_alarm import ALARM_ENERGY, TABLE_POINTS, BondCriterion, write_tables
 from xfer.lammps.datafile import write_ml_data, write_opls_data
+from xfer.lammps.pair import PairSpec
 from xfer.lammps.progress import ThermoWatcher
 from xfer.lammps.readdata import read_system
 from xfer.lammps.runner import LammpsRun
 from xfer.lammps.templates import render
-
-ATM_TO_BAR = 1.01325
 
 
 class MDSettings(BaseModel):

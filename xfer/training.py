@@ -12,9 +12,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from xfer.backends.base import PairSpec, TrainedModel, get_backend
+from xfer.backends.base import TrainedModel, get_backend
 from xfer.backends.committee import find_model, train_committee
 from xfer.errors import InputError
+from xfer.lammps.pair import PairSpec
 
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]*$")
 _SEEDS_RE = re.compile(r"^\d+(-\d+)?$")

@@ -19,9 +19,8 @@ from MDAnalysis.analysis.base import AnalysisBase
 from xfer.analysis.results import DiffusionResult, NotComputable, SpeciesDiffusion
 from xfer.analysis.settings import AnalysisSettings
 from xfer.analysis.universe import MolecularSystem
+from xfer.chem.units import A2_PS_TO_CM2_S
 from xfer.errors import InputError
-
-A2_PS_TO_CM2_S = 1e-4  # 1 A^2/ps = 1e-16 cm^2 / 1e-12 s
 
 
 class CentreOfMassTrajectory(AnalysisBase):

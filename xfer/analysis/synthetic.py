@@ -18,8 +18,7 @@ from scipy.spatial.transform import Rotation
 
 from xfer.atomic import atomic_path, write_json, write_text
 from xfer.chem.molecules import get_molecule
-
-AVOGADRO = 6.02214076e23
+from xfer.chem.units import AVOGADRO
 
 
 @dataclass

@@ -15,10 +15,10 @@ from pathlib import Path
 
 import MDAnalysis as mda
 import numpy as np
-from ase.data import atomic_masses, chemical_symbols
 from MDAnalysis.coordinates.memory import MemoryReader
 
 from xfer.analysis.dump import DumpTrajectory
+from xfer.chem.formula import element_of_mass, hill_formula
 from xfer.chem.molecules import SMILES, get_molecule
 from xfer.errors import InputError
 
@@ -36,27 +36,12 @@ class MolecularSystem:
         return dict(Counter(self.species))
 
 
-def element_of_mass(mass: float) -> str:
-    """Element whose standard atomic mass is nearest ``mass`` (within 0.1 u)."""
-    z = int(np.argmin(np.abs(atomic_masses[1:] - mass))) + 1
-    if abs(atomic_masses[z] - mass) > 0.1:
-        raise InputError(f"atom mass {mass} matches no element")
-    return chemical_symbols[z]
-
-
-def formula(symbols: list[str] | tuple[str, ...]) -> str:
-    """Hill formula, e.g. C3H4O3."""
-    count = Counter(symbols)
-    order = ["C", "H"] + sorted(s for s in count if s not in ("C", "H"))
-    return "".join(f"{s}{count[s] if count[s] > 1 else ''}" for s in order if s in count)
-
-
 def _species_names(mix: dict[str, int] | None) -> dict[str, str]:
     """Formula -> molecule name for the molecules of ``mix`` that xfer knows."""
     names = {}
     for name in mix or {}:
         if name in SMILES:
-            names[formula(get_molecule(name).symbols)] = name
+            names[hill_formula(get_molecule(name).symbols)] = name
     return names
 
 
@@ -78,7 +63,7 @@ def load_system(
     names = _species_names(mix)
     species = []
     for frag in universe.atoms.fragments:
-        f = formula([elements[i] for i in frag.indices])
+        f = hill_formula(elements[i] for i in frag.indices)
         species.append(names.get(f, f))
     times = traj.steps * (timestep_fs / 1000.0)
     return MolecularSystem(universe, times, tuple(species))

@@ -3,6 +3,6 @@
 Backends register themselves by name; use :func:`get_backend` to obtain one.
 """
 
-from xfer.backends.base import Backend, PairSpec, TrainedModel, get_backend, register_backend
+from xfer.backends.base import Backend, TrainedModel, get_backend, register_backend
 
-__all__ = ["Backend", "PairSpec", "TrainedModel", "get_backend", "register_backend"]
+__all__ = ["Backend", "TrainedModel", "get_backend", "register_backend"]

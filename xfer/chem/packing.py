@@ -14,7 +14,8 @@ import numpy as np
 from jinja2 import Environment, StrictUndefined
 
 from xfer.chem.molecules import get_molecule
-from xfer.chem.system import AMU_PER_A3_TO_G_PER_CM3, System
+from xfer.chem.system import System
+from xfer.chem.units import AMU_PER_A3_TO_G_PER_CM3
 from xfer.errors import EnvironmentProblem, InputError
 
 MAX_PACKING_DENSITY = 2.0  # g/cm3: the upper halt bound; no solvent liquid is denser

@@ -8,7 +8,7 @@ import numpy as np
 from ase import Atoms
 from ase.data import atomic_masses, atomic_numbers
 
-AMU_PER_A3_TO_G_PER_CM3 = 1.66053906660  # 1 amu/A^3 in g/cm^3
+from xfer.chem.units import AMU_PER_A3_TO_G_PER_CM3
 
 
 @dataclass

@@ -17,6 +17,7 @@ from ase.neighborlist import natural_cutoffs, neighbor_list
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
+from xfer.chem.formula import hill_formula
 from xfer.errors import InputError
 
 BOND_TOLERANCE = 1.2  # bonded if closer than this times the sum of covalent radii
@@ -123,19 +124,12 @@ def composition_of(atoms: Atoms, mol_id: np.ndarray | None = None) -> str:
 
     if mol_id is None:
         mol_id = molecule_ids(atoms)
-    known = {_formula(get_molecule(name).symbols): name for name in SMILES}
+    known = {hill_formula(get_molecule(name).symbols): name for name in SMILES}
     symbols = np.array(atoms.get_chemical_symbols())
     counts: Counter[str] = Counter()
     for mol in np.unique(mol_id):
-        formula = _formula(symbols[np.asarray(mol_id) == mol])
+        formula = hill_formula(symbols[np.asarray(mol_id) == mol])
         counts[known.get(formula, formula)] += 1
     order = [name for name in SMILES if name in counts] + sorted(set(counts) - set(SMILES))
     return composition_label({name: counts[name] for name in order})
 
-
-def _formula(symbols) -> str:
-    """Hill formula (C, H, then alphabetical)."""
-    counts = Counter(str(s) for s in symbols)
-    keys = [k for k in ("C", "H") if k in counts] if "C" in counts else []
-    keys += sorted(k for k in counts if k not in keys)
-    return "".join(f"{k}{counts[k] if counts[k] > 1 else ''}" for k in keys)

@@ -26,12 +26,11 @@ from ase.units import kB
 from rdkit.Chem import AllChem
 
 from xfer.chem.molecules import get_molecule
+from xfer.chem.units import CM_PER_SQRT_EV_A2_AMU, KCAL_MOL_TO_EV
 from xfer.data.frames import tag_frame
 from xfer.data.reference import ReferenceSpec, make_calculator
 from xfer.errors import InputError
 
-KCAL_MOL_TO_EV = 0.0433641043
-CM_PER_SQRT_EV_A2_AMU = 521.4709  # wavenumber (cm^-1) of omega = 1 sqrt(eV / (A^2 amu))
 FD_STEP = 0.005  # A
 N_RIGID = 6  # translations + rotations (none of the carbonates is linear)
 FREQ_FLOOR_CM = 100.0

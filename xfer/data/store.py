@@ -9,7 +9,6 @@ manifest is a complete dataset.
 from __future__ import annotations
 
 import datetime
-import hashlib
 import json
 import re
 from collections import Counter
@@ -23,6 +22,7 @@ from ase import Atoms
 from xfer.atomic import atomic_path, write_json
 from xfer.data.frames import COMPOSITION, CONFIG_TYPE, FRAME_ID, METHOD_KEY
 from xfer.errors import InputError
+from xfer.provenance import file_sha256
 
 FORMAT = "xfer-dataset/1"
 MANIFEST = "manifest.json"
@@ -48,14 +48,6 @@ def read_frames(path: Path) -> list[Atoms]:
             f"{path}: frame {len(frames)} is malformed or truncated ({type(exc).__name__}: {exc})"
         ) from exc
     return frames
-
-
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def counts(frames: list[Atoms]) -> dict[str, dict[str, int]]:

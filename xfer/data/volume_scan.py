@@ -13,6 +13,7 @@ from __future__ import annotations
 import numpy as np
 from ase import Atoms
 
+from xfer.chem.units import AMU_PER_A3_TO_G_PER_CM3
 from xfer.data.frames import COMPOSITION, FRAME_ID, tag_frame
 from xfer.data.molgraph import (
     centres_of_mass,
@@ -23,7 +24,6 @@ from xfer.data.molgraph import (
 )
 from xfer.errors import InputError
 
-AMU_PER_A3_TO_G_PER_CM3 = 1.66053906660
 LIMIT_STEP = 0.002  # relative step when searching the compression limit
 
 

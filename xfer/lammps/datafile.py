@@ -20,9 +20,11 @@ import numpy as np
 from ase.data import atomic_masses, atomic_numbers
 
 from xfer.atomic import atomic_path
+from xfer.chem.formula import element_of_mass
 from xfer.chem.molecules import get_molecule
-from xfer.chem.opls import KCAL_TO_EV, load_parameters, molecule_terms
+from xfer.chem.opls import load_parameters, molecule_terms
 from xfer.chem.system import System
+from xfer.chem.units import KCAL_MOL_TO_EV
 from xfer.errors import InputError
 
 
@@ -103,7 +105,7 @@ def write_opls_data(system: System, path: Path) -> DataFileInfo:
 
     opls_types = sorted(set(atom_opls))
     type_id = {t: k + 1 for k, t in enumerate(opls_types)}
-    elements = [_element_of_mass(params.mass[t]) for t in opls_types]
+    elements = [element_of_mass(params.mass[t]) for t in opls_types]
 
     def typed(kind: str) -> tuple[list[tuple[str, ...]], list[str], dict[tuple[str, ...], int]]:
         keys = sorted({key for _, key, _ in terms[kind]})
@@ -121,13 +123,13 @@ def write_opls_data(system: System, path: Path) -> DataFileInfo:
     value = {kind: {key: v for _, key, v in terms[kind]} for kind in terms}
 
     def ev(values: tuple[float, ...], n: int) -> str:
-        return " ".join(f"{v * KCAL_TO_EV:.10g}" for v in values[:n])
+        return " ".join(f"{v * KCAL_MOL_TO_EV:.10g}" for v in values[:n])
 
     sections = {
         "Masses": [f"{type_id[t]} {params.mass[t]} # {elements[k]} opls_{t}"
                    for k, t in enumerate(opls_types)],
         "Pair Coeffs": [
-            f"{type_id[t]} {params.lj[t][0] * KCAL_TO_EV:.10g} {params.lj[t][1]}"
+            f"{type_id[t]} {params.lj[t][0] * KCAL_MOL_TO_EV:.10g} {params.lj[t][1]}"
             for t in opls_types
         ],
         "Angle Coeffs": [
@@ -158,7 +160,7 @@ def write_opls_data(system: System, path: Path) -> DataFileInfo:
     ]
     _write(path, "xfer OPLS-AA system (units metal)", counts, sections)
     bond_types = [
-        BondType("-".join(key), value["bonds"][key][1], value["bonds"][key][0] * KCAL_TO_EV)
+        BondType("-".join(key), value["bonds"][key][1], value["bonds"][key][0] * KCAL_MOL_TO_EV)
         for key in bond_keys
     ]
     return DataFileInfo(elements, bond_types)
@@ -205,11 +207,3 @@ def write_ml_data(system: System, path: Path, elements: list[str]) -> DataFileIn
 
 def _bond_key(a: str, b: str) -> str:
     return "-".join(sorted((a, b)))
-
-
-def _element_of_mass(mass: float) -> str:
-    """Element whose standard atomic mass is closest to ``mass`` (H, C, O, ...)."""
-    z = int(np.argmin(np.abs(atomic_masses[1:19] - mass))) + 1
-    from ase.data import chemical_symbols
-
-    return chemical_symbols[z]

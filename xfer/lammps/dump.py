@@ -1,7 +1,7 @@
 """Frames of an xfer trajectory dump as ASE Atoms (training-set generation, diagnostics).
 
 Reads the custom dump ``id mol type element x y z ix iy iz`` written by
-``lmp_templates/md.lmp.j2`` in double precision, sorts atoms by id and unwraps with the
+``xfer/lammps/lmp_templates/md.lmp.j2`` in double precision, sorts atoms by id and unwraps with the
 image flags, so molecules that started whole stay whole. Each Atoms carries a per-atom
 ``mol_id`` array and ``info['step']``. (Long-trajectory analysis uses the faster
 :mod:`xfer.analysis.dump` instead.)

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from collections import Counter
 from pathlib import Path
 
 import numpy as np
-from ase.data import atomic_masses, chemical_symbols
+from ase.data import chemical_symbols
 
-from xfer.chem.molecules import SMILES
+from xfer.chem.formula import element_of_mass, hill_formula
+from xfer.chem.molecules import SMILES, get_molecule
 from xfer.chem.system import System
 from xfer.errors import InputError
 
@@ -19,17 +19,14 @@ SECTIONS = {"Masses", "Atoms", "Bonds", "Velocities", "Pair Coeffs", "Bond Coeff
 
 
 def _formula_names() -> dict[str, str]:
-    from rdkit import Chem
-    from rdkit.Chem.rdMolDescriptors import CalcMolFormula
-
-    return {CalcMolFormula(Chem.MolFromSmiles(s)): name for name, s in SMILES.items()}
+    return {hill_formula(get_molecule(name).symbols): name for name in SMILES}
 
 
 def _element(mass: float, comment: str) -> str:
     for word in comment.split():
         if word in chemical_symbols[1:]:
             return word
-    return chemical_symbols[int(np.argmin(np.abs(atomic_masses[1:] - mass))) + 1]
+    return element_of_mass(mass)
 
 
 def read_system(path: Path) -> System:
@@ -92,8 +89,7 @@ def read_system(path: Path) -> System:
     formulas = _formula_names()
     names = []
     for m in range(1, mol_ids.max() + 1):
-        counts = Counter(s for s, k in zip(symbols, mol_ids) if k == m)
-        formula = "".join(f"{e}{counts[e] if counts[e] > 1 else ''}" for e in sorted(counts))
+        formula = hill_formula(s for s, k in zip(symbols, mol_ids) if k == m)
         names.append(formulas.get(formula, formula))
     system = System(symbols, pos, cell, mol_ids, names, [tuple(b) for b in bonds])  # type: ignore[misc]
     _make_whole(system)

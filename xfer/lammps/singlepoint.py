@@ -19,8 +19,8 @@ from ase import Atoms
 from ase.data import atomic_masses, atomic_numbers
 
 from xfer.atomic import write_text
-from xfer.backends.base import PairSpec
 from xfer.errors import InputError
+from xfer.lammps.pair import PairSpec
 from xfer.lammps.templates import render
 from xfer.runtime import lmp_environment
 

@@ -1,12 +1,15 @@
-"""Render LAMMPS inputs from the Jinja templates in ``lmp_templates/``.
+"""Render LAMMPS inputs from the Jinja templates shipped in ``xfer/lammps/lmp_templates/``.
 
-Undefined variables are errors (StrictUndefined), reported as one readable line.
+The templates are package data (found with :mod:`importlib.resources`, so an installed
+xfer has them); ``$XFER_TEMPLATES`` points at a user's own set instead. Undefined
+variables are errors (StrictUndefined), reported as one readable line.
 """
 
 from __future__ import annotations
 
 import os
 from functools import cache
+from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
@@ -14,11 +17,11 @@ import jinja2
 
 from xfer.errors import TemplateError
 
-TEMPLATE_DIR = Path(__file__).resolve().parents[2] / "lmp_templates"
+TEMPLATE_DIR = Path(str(files("xfer.lammps").joinpath("lmp_templates")))
 
 
 def template_dir() -> str:
-    """Where templates are read from: $XFER_TEMPLATES (a user's own set) or lmp_templates/."""
+    """Where templates are read from: $XFER_TEMPLATES (a user's own set) or the bundled set."""
     return os.environ.get("XFER_TEMPLATES") or str(TEMPLATE_DIR)
 
 

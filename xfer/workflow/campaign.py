@@ -20,7 +20,6 @@ Validation errors name the field and, where the choice is closed, the allowed va
 
 from __future__ import annotations
 
-import hashlib
 import tomllib
 from pathlib import Path
 from typing import Any, Literal
@@ -42,7 +41,9 @@ class _Model(BaseModel):
 class CampaignMeta(_Model):
     name: str = Field("campaign", pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
     out: Path | None = Field(None, description="results directory (default runs/<name>)")
-    parsl: str = Field("local", description="parsl_configs/<name>.py or a path to a config file")
+    parsl: str = Field(
+        "local", description="bundled profile name (xfer/workflow/profiles/) or a config file"
+    )
 
 
 class DatasetSource(_Model):
@@ -325,7 +326,3 @@ def load_campaign(path: Path) -> Campaign:
         raise InputError(f"{path}: invalid TOML ({exc})") from None
     return parse_campaign(data, path)
 
-
-def file_digest(path: Path) -> str:
-    """SHA-256 of a file's bytes (campaign and dataset provenance)."""
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()

@@ -16,7 +16,8 @@ from rich.markup import escape
 from rich.table import Table
 
 from xfer.data.recipes import NAMED
-from xfer.workflow.campaign import Campaign, file_digest
+from xfer.provenance import file_sha256
+from xfer.workflow.campaign import Campaign
 from xfer.workflow.store import Task, TaskStore
 
 ENSEMBLES = ("npt", "nvt")
@@ -72,7 +73,7 @@ def _dataset_task(campaign: Campaign) -> Task:
         from xfer.data.store import MANIFEST
 
         manifest = ds.path / MANIFEST
-        digest = file_digest(manifest) if manifest.is_file() else "missing"
+        digest = file_sha256(manifest) if manifest.is_file() else "missing"
         spec = {"source": "path", "path": str(ds.path), "manifest_sha256": digest}
         return Task("dataset", f"dataset {ds.path.name}", spec)
     config = ds.build_config()

@@ -1,7 +1,8 @@
 """Execution profiles: Parsl configurations picked by name or by file.
 
 A name (``local``, ``local-threads``, ``slurm-gpu``, ``pbs``) means
-``parsl_configs/<name>.py`` in the xfer source tree; anything else is a path to the
+``xfer/workflow/profiles/<name>.py``, package data found with :mod:`importlib.resources`
+(so an installed xfer has them); anything else is a path to the
 user's own Python file. Either file defines ``make_config(run_dir) -> parsl.config.Config``
 (``run_dir`` is where Parsl keeps its logs, inside the campaign's results directory).
 """
@@ -9,11 +10,12 @@ user's own Python file. Either file defines ``make_config(run_dir) -> parsl.conf
 from __future__ import annotations
 
 import importlib.util
+from importlib.resources import files
 from pathlib import Path
 
 from xfer.errors import InputError
 
-CONFIG_DIR = Path(__file__).resolve().parents[2] / "parsl_configs"
+CONFIG_DIR = Path(str(files("xfer.workflow").joinpath("profiles")))
 
 
 def profile_names() -> list[str]:

@@ -11,7 +11,6 @@ the same report.
 
 from __future__ import annotations
 
-import importlib.metadata
 import json
 import math
 import os
@@ -23,7 +22,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from xfer.workflow.campaign import file_digest
+from xfer.provenance import file_sha256, library_versions
 from xfer.workflow.dag import Member, Plan
 from xfer.workflow.store import TaskStore
 
@@ -160,12 +159,8 @@ def _fmt(value: float | None, spec: str) -> str:
 
 def environment(data: dict, plan: Plan) -> dict[str, Any]:
     """Package versions, LAMMPS version, pair styles per architecture, hardware."""
-    versions = {}
-    for name in PACKAGES:
-        try:
-            versions[name] = importlib.metadata.version(name)
-        except importlib.metadata.PackageNotFoundError:
-            versions[name] = "not installed"
+    versions = library_versions(PACKAGES, missing="not installed")
+    python = versions.pop("python")
     pair_styles = {}
     for member, result in sorted(data["trained"].items(), key=lambda kv: kv[0].name):
         pair = result["pair"]
@@ -175,7 +170,7 @@ def environment(data: dict, plan: Plan) -> dict[str, Any]:
         pair_styles["opls"] = "pair_style lj/charmm/coul/long + kspace pppm (OPLS-AA)"
     lammps = sorted({r["lammps_version"] for r in data["md"].values()})
     return {
-        "python": platform.python_version(),
+        "python": python,
         "versions": versions,
         "lammps_version": ", ".join(lammps) or "n/a",
         "pair_styles": pair_styles,
@@ -263,7 +258,7 @@ def render_markdown(plan: Plan, store: TaskStore, data: dict, figures: list[str]
     md = campaign.md
     lines = [f"# Campaign report: {campaign.campaign.name}", ""]
     if campaign.source is not None:
-        digest = file_digest(campaign.source)[:16]
+        digest = file_sha256(campaign.source)[:16]
         lines += [f"Campaign file `{campaign.source.name}` (sha256 {digest}...).", ""]
     scored = len(data["models"])
     lines += [

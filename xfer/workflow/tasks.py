@@ -137,7 +137,7 @@ def _errors_note(errors: dict) -> str:
 
 def work_md(spec: dict, deps: dict, attempt: Path, task_dir: Path) -> dict:
     """One validation run; a halted run is a result (t_stab), not a failure."""
-    from xfer.backends.base import PairSpec
+    from xfer.lammps.pair import PairSpec
     from xfer.md import MDSettings, run_md
 
     pair = None

@@ -1,7 +1,7 @@
 """Execution profile ``pbs``: a PBS Pro cluster with GPU nodes (same layout as slurm-gpu).
 
 Executors ``gpu`` (training and MD, one worker per GPU) and ``cpu`` (labelling, recipes,
-analysis). A site must provide what parsl_configs/slurm-gpu.py lists (shared file system,
+analysis). A site must provide what xfer/workflow/profiles/slurm-gpu.py lists (shared file system,
 xfer's Python environment with CUDA torch, a Kokkos/CUDA LAMMPS with the ML pair styles);
 edit SITE or set the XFER_PBS_* variables.
 """
