@@ -10,7 +10,8 @@ from ase import Atoms
 from conftest_deepmd import isolated
 
 from xfer.backends import TrainedModel, get_backend
-from xfer.backends.deepmd import check_species, model_type_map, plugin_library
+from xfer.backends.common import check_species
+from xfer.backends.deepmd import model_type_map, plugin_library
 from xfer.cli import main
 from xfer.errors import EnvironmentProblem, InputError
 from xfer.lammps.singlepoint import evaluate
@@ -56,7 +57,10 @@ def test_species_outside_the_type_map(deepmd_model, deepmd_calculator):
     ec = isolated("EC")
     with_n = Atoms(["N" if s == "O" else s for s in ec.get_chemical_symbols()], ec.positions)
     with pytest.raises(InputError, match="also has N"):
-        check_species(with_n, model_type_map(deepmd_model.path), deepmd_model.path)
+        check_species(
+            with_n.get_chemical_symbols(), model_type_map(deepmd_model.path), deepmd_model.path,
+            "deepmd",
+        )
     with_n.calc = deepmd_calculator
     with pytest.raises(InputError, match="also has N"):
         with_n.get_potential_energy()

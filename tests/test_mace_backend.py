@@ -37,7 +37,7 @@ def _water(energy: float = -100.0) -> Atoms:
 
 
 def test_registered_and_presets_resolve():
-    assert get_backend("mace").lammps_pair_style == "mace"
+    assert get_backend("mace").presets == PRESETS
     for name in PRESETS:
         resolved = resolve_hyper({"preset": name})
         assert resolved["preset"] == name and resolved["default_dtype"] == "float64"

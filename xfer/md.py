@@ -26,8 +26,7 @@ from xfer.chem.packing import pack
 from xfer.chem.units import ATM_TO_BAR
 from xfer.errors import InputError
 from xfer.lammps.bond_alarm import ALARM_ENERGY, TABLE_POINTS, BondCriterion, write_tables
-from xfer.lammps.datafile import write_ml_data, write_opls_data
-from xfer.lammps.pair import PairSpec
+from xfer.lammps.pair import CLASSICAL, EnginePotential, PairSpec
 from xfer.lammps.progress import ThermoWatcher
 from xfer.lammps.readdata import read_system
 from xfer.lammps.runner import LammpsRun
@@ -70,6 +69,13 @@ class MDSettings(BaseModel):
             raise ValueError("density range must be (min, max) with min < max")
         return self
 
+    def engine_potential(self) -> EnginePotential:
+        """The provider of this run's data file and potential lines."""
+        if self.potential == "ml":
+            assert self.pair is not None  # checked by the validator
+            return self.pair
+        return CLASSICAL[self.potential]
+
     @property
     def n_steps(self) -> int:
         return int(round(self.time_ps * 1000.0 / self.timestep_fs))
@@ -95,30 +101,15 @@ def prepare_run(settings: MDSettings, out_dir: Path) -> dict[str, Any]:
         settings.mix or {}, settings.density, seed=settings.seed
     )
     out_dir.mkdir(parents=True, exist_ok=True)
-    data_file = out_dir / "system.data"
-    if settings.potential == "opls":
-        info = write_opls_data(system, data_file)
-        potential_vars: dict[str, Any] = {
-            "potential_template": "potential_opls.lmp.j2",
-            "lj_inner": 9.0, "lj_outer": 11.0, "kspace_accuracy": 1.0e-5,
-        }
-    else:
-        assert settings.pair is not None
-        info = write_ml_data(system, data_file, list(settings.pair.elements))
-        potential_vars = {
-            "potential_template": "potential_ml.lmp.j2",
-            "pair_style": settings.pair.pair_style,
-            "pair_coeff": settings.pair.pair_coeff,
-            "newton_pair": settings.pair.newton_pair,
-            "extra_commands": list(settings.pair.extra_commands),
-        }
+    potential = settings.engine_potential()
+    info = potential.write_data(system, out_dir / "system.data")
     criterion = BondCriterion(
         absolute=None if settings.bond_stretch_rel else settings.bond_stretch_max,
         relative=settings.bond_stretch_rel,
     )
     rows = write_tables(info.bond_types, criterion, out_dir / "bonds.table")
     variables = {
-        **potential_vars,
+        **potential.template_vars(),
         "data_file": "system.data",
         "bond_table": "bonds.table",
         "bond_types": rows,
@@ -185,7 +176,7 @@ def run_md(
     result = {
         "ensemble": settings.ensemble,
         "potential": settings.potential,
-        "pair_style": settings.pair.pair_style if settings.pair else "lj/charmm/coul/long",
+        "pair_style": settings.engine_potential().pair_style,
         "temperature_K": settings.temperature,
         "pressure_atm": settings.pressure if settings.ensemble == "npt" else None,
         "timestep_fs": settings.timestep_fs,
@@ -214,6 +205,5 @@ def run_md(
 
 
 def _plugins(settings: MDSettings) -> list[str]:
-    if settings.pair is not None and settings.pair.plugin:
-        return [settings.pair.plugin]
-    return []
+    plugin = settings.engine_potential().plugin
+    return [plugin] if plugin else []

@@ -3,20 +3,38 @@
 A backend trains one model (one seed) on an extxyz training set, exports it for LAMMPS,
 gives an ASE calculator for the same model and says which pair style evaluates it.
 Committees, campaigns and validation MD only talk to this interface.
+
+:meth:`Backend.train` owns the steps every architecture shares (resolve the preset, read
+and check the sets, time the fit, compute validation errors, write the metadata) and
+calls the backend's :meth:`Backend.fit` for the tool-specific part. Backends declare
+their hyperparameter ``presets``, which the campaign schema and the CLI offer.
+
+Backends register by name: the built-in ones below, :func:`register_backend` at run
+time, or an entry point in the ``xfer.backends`` group of another package
+(``name = "module:Class"``), so a user's own backend needs no change to xfer.
 """
 
 from __future__ import annotations
 
 import importlib
+import importlib.metadata
+import time
+import tomllib
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
+from importlib.resources import files
 from pathlib import Path
-from typing import Any
-
-from ase.calculators.calculator import Calculator
+from typing import TYPE_CHECKING, Any
 
 from xfer.errors import InputError
 from xfer.lammps.pair import PairSpec
+
+if TYPE_CHECKING:  # the registry stays cheap to import (the CLI lists it)
+    from ase.calculators.calculator import Calculator
+
+    from xfer.backends.common import TrainingSets
+
+ENTRY_POINT_GROUP = "xfer.backends"
 
 
 @dataclass
@@ -28,13 +46,34 @@ class TrainedModel:
     meta: dict[str, Any] = field(default_factory=dict)
 
 
+@dataclass
+class Fit:
+    """What a backend's fit produced: the model file and the metadata only it knows."""
+
+    path: Path
+    meta: dict[str, Any] = field(default_factory=dict)
+
+
+def load_presets(name: str) -> dict[str, dict[str, Any]]:
+    """The presets a built-in backend ships in ``xfer/backends/presets/<name>.toml``."""
+    text = files("xfer.backends").joinpath("presets", f"{name}.toml").read_text()
+    return tomllib.loads(text)
+
+
 class Backend(ABC):
     """One MLIP architecture: train, export to LAMMPS, ASE calculator."""
 
     name: str = ""
-    lammps_pair_style: str = ""
+    presets: dict[str, dict[str, Any]] = {}  # preset name -> hyperparameters ("tiny" first)
+    extra_keys: tuple[str, ...] = ("preset",)  # hyperparameters allowed beside a preset's
+    fits_e0_frames = False  # True: isolated-atom e0 frames are fitted like any other frame
 
-    @abstractmethod
+    def resolve_hyper(self, hyper: dict[str, Any]) -> dict[str, Any]:
+        """Preset (``hyper["preset"]``, default ``tiny``) updated with the other keys given."""
+        from xfer.backends.common import resolve_preset
+
+        return resolve_preset(self.name, self.presets, hyper, self.extra_keys)
+
     def train(
         self,
         train_file: Path,
@@ -44,6 +83,51 @@ class Backend(ABC):
         hyper: dict[str, Any],
     ) -> TrainedModel:
         """Train one model with ``seed`` into ``out_dir`` and write its metadata JSON."""
+        from xfer.backends import common
+
+        resolved = self.resolve_hyper(hyper)
+        sets = common.read_training_sets(train_file, valid_file, self.fits_e0_frames)
+        out_dir = Path(out_dir).resolve()
+        out_dir.mkdir(parents=True, exist_ok=True)
+        started = time.perf_counter()
+        fit = self.fit(sets, out_dir, seed, resolved)
+        seconds = time.perf_counter() - started
+        calc = self.calculator(TrainedModel(self.name, fit.path))
+        meta = {
+            "arch": self.name,
+            "seed": seed,
+            "model_file": fit.path.name,
+            "species": list(getattr(calc, "species", None) or []),
+            "hyper": resolved,
+            **fit.meta,
+            "train_seconds": round(seconds, 2),
+            **common.training_provenance(train_file, valid_file),
+            "n_train_frames": len(sets.fit),
+            "validation_errors": common.validation_errors(calc, sets.valid),
+        }
+        common.write_model_meta(fit.path, meta)
+        return TrainedModel(arch=self.name, path=fit.path, meta=meta)
+
+    def fit(self, sets: TrainingSets, out_dir: Path, seed: int, hyper: dict[str, Any]) -> Fit:
+        """Run the tool on the checked sets with resolved ``hyper``; the model in ``out_dir``.
+
+        The hook :meth:`train` calls; a backend that overrides :meth:`train` needs none.
+        """
+        raise NotImplementedError(f"backend {self.name} implements neither fit nor train")
+
+    def check_model(self, path: Path) -> Path:
+        """The model file, resolved, after checking it is a readable model of this kind."""
+        path = Path(path).resolve()
+        if not path.is_file():
+            raise InputError(f"{self.name} model {path} does not exist")
+        return path
+
+    def load(self, path: Path) -> TrainedModel:
+        """A model file of this kind (e.g. a foundation model; metadata optional)."""
+        from xfer.backends.common import read_model_meta
+
+        checked = self.check_model(path)
+        return TrainedModel(arch=self.name, path=checked, meta=read_model_meta(checked))
 
     @abstractmethod
     def export(self, model: TrainedModel) -> Path:
@@ -70,19 +154,37 @@ def register_backend(name: str, backend: str | type[Backend]) -> None:
     _REGISTRY[name] = backend
 
 
+def _registry() -> dict[str, str | type[Backend]]:
+    """Built-in and run-time registrations, plus installed ``xfer.backends`` entry points."""
+    for entry in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
+        _REGISTRY.setdefault(entry.name, entry.value)
+    return _REGISTRY
+
+
 def available_backends() -> list[str]:
     """Names accepted by :func:`get_backend`."""
-    return sorted(_REGISTRY)
+    return sorted(_registry())
+
+
+def backend_class(name: str) -> type[Backend]:
+    """The class registered as ``name`` (imported on first use)."""
+    registry = _registry()
+    if name not in registry:
+        known = ", ".join(available_backends())
+        raise InputError(f"unknown architecture {name!r}; available: {known}")
+    target = registry[name]
+    if isinstance(target, str):
+        module, _, cls = target.partition(":")
+        target = getattr(importlib.import_module(module), cls)
+        registry[name] = target
+    return target
 
 
 def get_backend(name: str) -> Backend:
     """Instantiate the backend registered as ``name``."""
-    if name not in _REGISTRY:
-        known = ", ".join(available_backends())
-        raise InputError(f"unknown architecture {name!r}; available: {known}")
-    target = _REGISTRY[name]
-    if isinstance(target, str):
-        module, _, cls = target.partition(":")
-        target = getattr(importlib.import_module(module), cls)
-        _REGISTRY[name] = target
-    return target()
+    return backend_class(name)()
+
+
+def preset_names(name: str) -> list[str]:
+    """The presets backend ``name`` declares."""
+    return list(backend_class(name).presets)

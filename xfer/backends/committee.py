@@ -17,10 +17,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from ase import Atoms
-from ase.calculators.calculator import Calculator, all_changes
+from ase.calculators.calculator import Calculator
 
 from xfer.backends.base import TrainedModel, get_backend
+from xfer.backends.calculator import ModelCalculator
 from xfer.backends.common import read_model_meta, write_model_meta
 from xfer.errors import InputError
 from xfer.provenance import file_sha256
@@ -35,10 +35,11 @@ COMMITTEE_PROPERTIES = (
 )
 
 
-class CommitteeCalculator(Calculator):
+class CommitteeCalculator(ModelCalculator):
     """Mean energy/forces (and stress, periodic only) of several calculators plus their spread."""
 
-    implemented_properties = ["energy", "free_energy", "forces", "stress", *COMMITTEE_PROPERTIES]
+    implemented_properties = [*ModelCalculator.implemented_properties, *COMMITTEE_PROPERTIES]
+    kind = "committee"
 
     def __init__(self, members: Sequence[Calculator], **kwargs: Any) -> None:
         if len(members) < 2:
@@ -46,27 +47,20 @@ class CommitteeCalculator(Calculator):
         super().__init__(**kwargs)
         self.members = list(members)
 
-    def calculate(
-        self,
-        atoms: Atoms | None = None,
-        properties: Sequence[str] = ("energy",),
-        system_changes: Sequence[str] = tuple(all_changes),
-    ) -> None:
-        super().calculate(atoms, properties, system_changes)
-        periodic = bool(self.atoms.pbc.all())
+    def evaluate(self, properties, system_changes, periodic) -> dict[str, Any]:
         energies, forces, stresses = [], [], []
         for member in self.members:
             work = self.atoms.copy()
             work.calc = member
             energies.append(work.get_potential_energy())
             forces.append(work.get_forces())
-            if periodic and "stress" in properties:
+            if "stress" in properties:
                 stresses.append(work.get_stress())
         energies_arr = np.array(energies)
         member_forces = np.array(forces)
         mean_forces = member_forces.mean(axis=0)
         variance = np.mean(np.sum((member_forces - mean_forces) ** 2, axis=-1), axis=0)
-        self.results = {
+        results = {
             "energy": float(energies_arr.mean()),
             "free_energy": float(energies_arr.mean()),
             "forces": mean_forces,
@@ -78,7 +72,8 @@ class CommitteeCalculator(Calculator):
             "max_force_deviation": float(np.sqrt(variance.max())),
         }
         if stresses:
-            self.results["stress"] = np.mean(stresses, axis=0)
+            results["stress"] = np.mean(stresses, axis=0)
+        return results
 
 
 def committee_calculator(models: Sequence[TrainedModel]) -> CommitteeCalculator:

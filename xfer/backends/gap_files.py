@@ -6,9 +6,10 @@ detected here first and raised as :class:`~xfer.errors.InputError`:
 
 * the xml is missing, unreadable or not well-formed (truncated, corrupt);
 * it is not a GAP potential (no ``<Potential>``/``<GAP_params>``);
-* a ``gap.xml.sparseX.*`` file it refers to is missing or fails its recorded md5 sum;
-* a configuration holds an element the model has no descriptor for (QUIP would silently
-  give that atom zero energy and force).
+* a ``gap.xml.sparseX.*`` file it refers to is missing or fails its recorded md5 sum.
+
+The species found here let the backend refuse configurations with an element the model
+has no descriptor for (QUIP would silently give that atom zero energy and force).
 """
 
 from __future__ import annotations
@@ -18,11 +19,11 @@ import re
 import xml.etree.ElementTree as ET
 from collections.abc import Iterable
 from dataclasses import dataclass
-from functools import cache
 from pathlib import Path
 
 from ase.data import chemical_symbols
 
+from xfer.backends.common import per_file_version
 from xfer.errors import InputError
 
 _SINGLE_Z = re.compile(r"(?:^|\s)(?:Z|Z1|Z2)=(\d+)")
@@ -46,10 +47,9 @@ class GapModelInfo:
         return (self.xml, *self.sparse_files)
 
 
-@cache
-def _md5(path: str, mtime_ns: int, size: int) -> str:
+@per_file_version("GAP sparseX file")
+def _md5(path: str) -> str:
     """md5 hex digest of ``path`` (cached per file version: sparseX files can be large)."""
-    del mtime_ns, size  # part of the cache key only
     digest = hashlib.md5()
     with open(path, "rb") as fh:
         for chunk in iter(lambda: fh.read(1 << 20), b""):
@@ -82,10 +82,9 @@ class _ParsedXml:
     sparse: tuple[tuple[str, str], ...]  # (file name, recorded md5 or "")
 
 
-@cache
-def _parse(path: str, mtime_ns: int, size: int) -> _ParsedXml:
+@per_file_version("GAP model file")
+def _parse(path: str) -> _ParsedXml:
     """Parse a GAP xml (cached per file version)."""
-    del mtime_ns, size  # part of the cache key only
     try:
         root = ET.parse(path).getroot()
     except ET.ParseError as exc:
@@ -121,18 +120,14 @@ def _listing(names: list[str]) -> str:
 def inspect_model(xml: Path) -> GapModelInfo:
     """Check a GAP model xml and its sparseX files; InputError for every known defect."""
     xml = Path(xml).resolve()
-    if not xml.is_file():
-        raise InputError(f"GAP model file {xml} does not exist")
-    stat = xml.stat()
-    parsed = _parse(str(xml), stat.st_mtime_ns, stat.st_size)
+    parsed = _parse(xml)
     missing, corrupt = [], []
     for name, md5 in parsed.sparse:
         path = xml.parent / name
         if not path.is_file():
             missing.append(name)
             continue
-        sstat = path.stat()
-        if md5 and _md5(str(path), sstat.st_mtime_ns, sstat.st_size) != md5:
+        if md5 and _md5(path) != md5:
             corrupt.append(name)
     if missing:
         raise InputError(
@@ -151,13 +146,3 @@ def inspect_model(xml: Path) -> GapModelInfo:
         sparse_files=tuple(xml.parent / name for name, _ in parsed.sparse),
         init_args=parsed.init_args,
     )
-
-
-def check_species(symbols: Iterable[str], info: GapModelInfo) -> None:
-    """InputError if ``symbols`` holds elements the model has no descriptor for."""
-    unknown = sorted(set(symbols) - set(info.species))
-    if unknown:
-        raise InputError(
-            f"GAP model {info.xml} knows elements {', '.join(info.species)} but the "
-            f"configuration also has {', '.join(unknown)}"
-        )

@@ -10,7 +10,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from xfer.backends.base import available_backends
+from xfer.backends.base import available_backends, preset_names
 from xfer.errors import InputError
 
 models_app = typer.Typer(help="Inspect trained models.", no_args_is_help=True)
@@ -39,14 +39,20 @@ def _hyper(preset: str, hyper_file: Path | None, arch: str, overrides: list[str]
 
 
 def train(
-    arch: Annotated[str, typer.Option("--arch", help="mace, deepmd or gap")],
+    arch: Annotated[str, typer.Option("--arch", help=f"one of {', '.join(available_backends())}")],
     recipe: Annotated[str, typer.Option("--recipe", help="name of the training recipe")],
     train_file: Annotated[Path, typer.Option("--train", help="training extxyz (REF_* labels)")],
     valid_file: Annotated[
         Path | None, typer.Option("--valid", help="validation extxyz (default: training set)")
     ] = None,
     seeds: Annotated[str, typer.Option("--seeds", help="e.g. 0-4 or 0,2")] = "0-4",
-    preset: Annotated[str, typer.Option("--preset", help="tiny (CPU) or paper (GPU)")] = "tiny",
+    preset: Annotated[
+        str,
+        typer.Option(
+            "--preset",
+            help="a preset the architecture declares (built in: tiny for CPU, paper for GPU)",
+        ),
+    ] = "tiny",
     hyper_file: Annotated[
         Path | None, typer.Option("--hyper", help="TOML with hyperparameters ([<arch>] table)")
     ] = None,
@@ -59,6 +65,9 @@ def train(
     """Train a committee (one model per seed) into <out>/<arch>/<recipe>/seed<k>/."""
     from xfer import training
 
+    presets = preset_names(arch)
+    if presets and preset not in presets:  # a backend without presets takes its own keys
+        raise InputError(f"unknown {arch} preset {preset!r}; available: {', '.join(presets)}")
     hyper = _hyper(preset, hyper_file, arch, overrides or [])
     models = training.train(
         arch,

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from xfer.errors import EnvironmentProblem, InputError
+from xfer.lammps.templates import render
 
 # LAMMPS error messages that mean "the simulation became unstable", not "bad input".
 UNSTABLE_ERRORS = (
@@ -95,8 +96,4 @@ class LammpsRun:
         return "density", {"density_g_cm3": float(rho)}
 
     def _write_last_frame(self, elements: list[str]) -> None:
-        self.lmp.command("timer timeout off")
-        self.lmp.command(
-            "write_dump all custom last_frame.dump id mol type element x y z ix iy iz "
-            f"modify element {' '.join(elements)} sort id"
-        )
+        self.lmp.commands_string(render("last_frame.lmp.j2", elements=elements))

@@ -8,7 +8,7 @@ the working directory)::
                  path = "<existing dataset dir>"; valid_fraction, split_seed
     [recipes.NAME]                      user recipes (same form as ``xfer dataset recipe``)
     [training]   recipes = [...], committee = N (seeds 0..N-1) or seeds = [...]
-    [training.architectures.ARCH]       preset = "tiny" | "paper", hyper = {...}
+    [training.architectures.ARCH]       preset (one the backend declares), hyper = {...}
     [md]         mix, temperature, time_ps, timestep_fs, seed, halts, output strides
     [md.npt]     pressure, density (packing), density_range (halt)
     [md.nvt]     density (fixed)
@@ -27,7 +27,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from xfer.analysis.settings import AnalysisSettings
-from xfer.backends.base import available_backends
+from xfer.backends.base import available_backends, preset_names
 from xfer.chem.molecules import known_molecules
 from xfer.data.config import BuildConfig, load_config
 from xfer.data.recipes import NAMED, Recipe
@@ -71,7 +71,7 @@ class DatasetSource(_Model):
 
 
 class Architecture(_Model):
-    preset: Literal["tiny", "paper"] = "tiny"
+    preset: str = Field("tiny", description="a preset the architecture's backend declares")
     hyper: dict[str, Any] = Field(default_factory=dict, description="backend hyperparameters")
 
 
@@ -174,6 +174,14 @@ class Campaign(_Model):
                 raise _FieldError(
                     ("training", "architectures", arch),
                     f"unknown architecture; allowed: {', '.join(known)}",
+                )
+        for arch, settings in self.training.architectures.items():
+            presets = preset_names(arch)
+            if presets and settings.preset not in presets:
+                raise _FieldError(
+                    ("training", "architectures", arch, "preset"),
+                    f"unknown preset {settings.preset!r}; should be "
+                    + " or ".join(repr(name) for name in presets),
                 )
         allowed = [*NAMED, *self.recipes]
         for k, name in enumerate(self.training.recipes):

@@ -138,12 +138,13 @@ def build_plan(campaign: Campaign) -> Plan:
                 for ensemble in ENSEMBLES:
                     _run_and_analyse(plan, member, ensemble, "ml", campaign.md.seed, analysis)
     reference = campaign.reference
-    if reference.potential == "opls":
+    if reference.potential is not None:  # a classical potential: runs differing in seed
         for k in range(reference.members):
-            member = Member("opls", "reference", k)
+            member = Member(reference.potential, "reference", k)
             plan.reference.append(member)
             for ensemble in ENSEMBLES:
-                _run_and_analyse(plan, member, ensemble, "opls", campaign.md.seed + k, analysis)
+                seed = campaign.md.seed + k
+                _run_and_analyse(plan, member, ensemble, reference.potential, seed, analysis)
     else:
         plan.reference = [
             m for m in plan.members if (m.arch, m.recipe) == (reference.arch, reference.recipe)

@@ -22,6 +22,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from xfer.lammps.pair import CLASSICAL
 from xfer.provenance import file_sha256, library_versions
 from xfer.workflow.dag import Member, Plan
 from xfer.workflow.store import TaskStore
@@ -166,8 +167,9 @@ def environment(data: dict, plan: Plan) -> dict[str, Any]:
         pair = result["pair"]
         plugin = f" (plugin {pair['plugin']})" if pair.get("plugin") else ""
         pair_styles.setdefault(member.arch, f"pair_style {pair['pair_style'].split()[0]}{plugin}")
-    if plan.campaign.reference.potential == "opls":
-        pair_styles["opls"] = "pair_style lj/charmm/coul/long + kspace pppm (OPLS-AA)"
+    classical = plan.campaign.reference.potential
+    if classical is not None:
+        pair_styles[classical] = CLASSICAL[classical].describe()
     lammps = sorted({r["lammps_version"] for r in data["md"].values()})
     return {
         "python": python,
@@ -280,8 +282,8 @@ def render_markdown(plan: Plan, store: TaskStore, data: dict, figures: list[str]
     lines += ["## Reference", ""]
     ref = campaign.reference
     who = (
-        f"OPLS-AA, {ref.members} runs differing in seed"
-        if ref.potential == "opls"
+        f"{CLASSICAL[ref.potential].title}, {ref.members} runs differing in seed"
+        if ref.potential is not None
         else f"committee {ref.arch}/{ref.recipe}"
     )
     d_ref = reference.d_ref_cm2_s
