@@ -21,8 +21,8 @@ from pathlib import Path
 import xfer
 from xfer.analysis import AnalysisSettings, analyze_run
 from xfer.analysis.pipeline import write_run_outputs
-from xfer.analysis.synthetic import SyntheticRun, write_synthetic_run
 from xfer.atomic import write_json
+from xfer.testing.synthetic import SyntheticRun, write_synthetic_run
 
 LIMIT_S = 20.0
 MIX = {"EC": 16, "EMC": 32}  # 640 atoms

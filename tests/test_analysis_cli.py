@@ -2,8 +2,8 @@
 
 import json
 
-from xfer.analysis.synthetic import SyntheticRun, write_synthetic_model, write_synthetic_run
 from xfer.cli import main
+from xfer.testing.synthetic import SyntheticRun, write_synthetic_model, write_synthetic_run
 
 SHORT = [
     "--full-length-ps", "10", "--equilibration-ps", "1", "--block-ps", "4",

@@ -5,7 +5,7 @@ import pytest
 
 from xfer.analysis import AnalysisSettings, analyze_run
 from xfer.analysis.density import blocked_sem, density_distribution, grid_edges
-from xfer.analysis.synthetic import SyntheticRun, write_synthetic_run
+from xfer.testing.synthetic import SyntheticRun, write_synthetic_run
 
 
 def _ar1(n, phi, sigma, seed):

@@ -9,9 +9,9 @@ from xfer.analysis import AnalysisSettings, analyze_run
 from xfer.analysis.diffusion import CentreOfMassTrajectory, msd_all_origins
 from xfer.analysis.dump import read_dump
 from xfer.analysis.rundir import load_run
-from xfer.analysis.synthetic import SyntheticRun, write_synthetic_run
 from xfer.analysis.universe import load_system
 from xfer.errors import InputError
+from xfer.testing.synthetic import SyntheticRun, write_synthetic_run
 
 # synthetic frames are 0.1 ps apart (dump every 200 steps of 0.5 fs)
 SHORT = AnalysisSettings(

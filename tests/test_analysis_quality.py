@@ -12,7 +12,7 @@ from xfer.analysis import (
     q_score,
     score_models,
 )
-from xfer.analysis.synthetic import SyntheticRun, write_synthetic_model
+from xfer.testing.synthetic import SyntheticRun, write_synthetic_model
 
 # 100 frames of 0.1 ps = 10 ps runs, analysed with scaled-down settings
 SETTINGS = AnalysisSettings(

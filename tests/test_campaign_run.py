@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from gap_structures import molecular_box, rattled_molecule
+from fixtures.structures import molecular_box, rattled_molecule
 
 from xfer.cli import main
 from xfer.data.e0 import isolated_atoms

@@ -5,15 +5,13 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest_deepmd import RECIPE, TEST_STEPS, triclinic_box
+from fixtures.deepmd import RECIPE, TEST_STEPS, triclinic_box
 
 from xfer.backends.committee import committee_calculator
 from xfer.backends.deepmd import committee_pair_spec
 from xfer.errors import InputError
 from xfer.lammps.singlepoint import evaluate
 from xfer.provenance import file_sha256
-
-pytest_plugins = ["conftest_deepmd"]  # deepmd_sets, deepmd_committee fixtures
 
 
 def test_committee_layout_and_metadata(deepmd_committee, deepmd_sets, deepmd_models_root):

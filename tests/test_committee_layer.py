@@ -14,7 +14,7 @@ import pytest
 from ase.calculators.calculator import Calculator
 from ase.calculators.lj import LennardJones
 from ase.io import write
-from conftest_deepmd import cubic_box, isolated
+from fixtures.deepmd import cubic_box, isolated
 
 from xfer.backends.base import Backend, TrainedModel, register_backend
 from xfer.backends.committee import CommitteeCalculator, committee_calculator, train_committee

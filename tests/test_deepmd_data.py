@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from ase import Atoms
-from conftest_deepmd import isolated, molecules_in_cell
+from fixtures.deepmd import isolated, molecules_in_cell
 
 from xfer.backends.common import species_of
 from xfer.backends.deepmd import (

@@ -7,7 +7,7 @@ import shutil
 import numpy as np
 import pytest
 from ase import Atoms
-from conftest_deepmd import isolated
+from fixtures.deepmd import isolated
 
 from xfer.backends import TrainedModel, get_backend
 from xfer.backends.common import check_species
@@ -15,8 +15,6 @@ from xfer.backends.deepmd import model_type_map, plugin_library
 from xfer.cli import main
 from xfer.errors import EnvironmentProblem, InputError
 from xfer.lammps.singlepoint import evaluate
-
-pytest_plugins = ["conftest_deepmd"]  # deepmd_model fixture
 
 
 @pytest.fixture

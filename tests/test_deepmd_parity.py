@@ -8,12 +8,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest_deepmd import big_box, cubic_box, isolated, triclinic_box
+from fixtures.deepmd import big_box, cubic_box, isolated, triclinic_box
 
 from xfer.backends import get_backend
 from xfer.lammps.singlepoint import evaluate
-
-pytest_plugins = ["conftest_deepmd"]  # deepmd_model, deepmd_calculator fixtures
 
 TOL = 1e-6
 CONFIGS = {

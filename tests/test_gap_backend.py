@@ -13,15 +13,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 from ase import Atoms
-from conftest_gap import TEST_HYPER
-from gap_structures import molecular_box
+from fixtures.gap import TEST_HYPER
+from fixtures.structures import molecular_box
 
 from xfer.backends import gap as gapmod
 from xfer.backends import get_backend
 from xfer.backends.gap_files import inspect_model
 from xfer.errors import EnvironmentProblem, InputError
-
-pytest_plugins = ["conftest_gap"]  # gap_train_file, gap_model fixtures
 
 # ---------------------------------------------------------------- no training needed
 

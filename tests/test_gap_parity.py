@@ -15,13 +15,11 @@ import numpy as np
 import pytest
 from ase import Atoms
 from ase.io import write
-from gap_structures import molecular_box, rattled_molecule
+from fixtures.structures import molecular_box, rattled_molecule
 
 from xfer.backends import get_backend
 from xfer.lammps.singlepoint import evaluate
 from xfer.runtime import lmp_environment
-
-pytest_plugins = ["conftest_gap"]  # gap_train_file, gap_model fixtures
 
 TOL = 1e-6
 
