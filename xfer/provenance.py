@@ -1,4 +1,4 @@
-"""What a result was made from: file hashes and library versions, each computed one way.
+"""What a result was made from: file hashes, library versions and the host, each found one way.
 
 Models, datasets, campaigns and reports all record these, so that two runs can be told
 apart (or shown identical) from their metadata alone.
@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import hashlib
 import importlib.metadata
+import os
 import platform
+import shutil
+import subprocess
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -34,3 +37,39 @@ def library_versions(names: Iterable[str], missing: str | None = None) -> dict[s
             if missing is not None:
                 versions[name] = missing
     return versions
+
+
+def hardware() -> dict[str, str]:
+    """CPU model, core counts, memory and GPUs of this machine (for reports)."""
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    memory = "unknown"
+    try:
+        kb = int(Path("/proc/meminfo").read_text().split()[1])
+        memory = f"{kb / 1024**2:.0f} GiB"
+    except (OSError, ValueError, IndexError):
+        pass
+    gpus = "none"
+    if shutil.which("nvidia-smi"):
+        try:
+            out = subprocess.run(
+                ["nvidia-smi", "--query-gpu=name", "--format=csv,noheader"],
+                capture_output=True, text=True, timeout=20, check=True,
+            ).stdout.strip()  # fmt: skip
+            gpus = ", ".join(out.splitlines()) or "none"
+        except (subprocess.SubprocessError, OSError):
+            gpus = "nvidia-smi failed"
+    return {
+        "cpu": cpu,
+        "logical_cpus": str(os.cpu_count()),
+        "usable_cpus": str(len(os.sched_getaffinity(0))),
+        "memory": memory,
+        "gpus": gpus,
+        "system": f"{platform.system()} {platform.machine()}",
+    }

@@ -137,3 +137,31 @@ def density_comparison(target: Path, report: ScoreReport, models: Sequence[Model
     ax.set_ylabel("P($\\rho$) (cm$^3$/g)")
     ax.legend(frameon=False, fontsize=8)
     return _save(fig, target)
+
+
+def q_matrix(
+    target: Path, report: ScoreReport, archs: Sequence[str], recipes: Sequence[str]
+) -> Path:
+    """Heat map of committee-mean Q over (architecture x recipe), with mean ± SE printed.
+
+    Committees are named ``arch/recipe`` in ``report``; a cell without one says n/a.
+    """
+    values = np.full((len(archs), len(recipes)), np.nan)
+    labels = [["n/a" for _ in recipes] for _ in archs]
+    for i, arch in enumerate(archs):
+        for j, recipe in enumerate(recipes):
+            c = report.committees.get(f"{arch}/{recipe}")
+            if c is not None and c.Q.mean is not None:
+                values[i, j] = c.Q.mean
+                labels[i][j] = f"{c.Q.mean:.2f}" + (f"\n± {c.Q.sem:.2f}" if c.Q.sem else "")
+    fig = Figure(figsize=(1.6 * len(recipes) + 2, 0.9 * len(archs) + 1.5))
+    ax = fig.add_subplot()
+    image = ax.imshow(values, vmin=0, vmax=3, cmap="viridis")
+    for i in range(len(archs)):
+        for j in range(len(recipes)):
+            ax.text(j, i, labels[i][j], ha="center", va="center", color="w", fontsize=9)
+    ax.set_xticks(range(len(recipes)), recipes, rotation=30, ha="right")
+    ax.set_yticks(range(len(archs)), archs)
+    ax.set_title("Q: committee mean (± SE)")
+    fig.colorbar(image, ax=ax, label="Q")
+    return _save(fig, target)

@@ -6,25 +6,24 @@ reference committee (:mod:`xfer.analysis.quality`), then shows the transferabili
 per-model details with halts, the figures, and the environment (package versions, pair
 styles, LAMMPS version, hardware). Cells without results say why (failed, halted, pending).
 The report holds no timestamps or absolute paths, so the same finished tasks always give
-the same report.
+the same report. This module only renders: the numbers come typed from
+:mod:`xfer.workflow.results`, the figures from :mod:`xfer.analysis.figures`, the host
+description from :mod:`xfer.provenance`.
 """
 
 from __future__ import annotations
 
 import json
 import math
-import os
-import platform
-import shutil
-import subprocess
 import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from xfer.lammps.pair import CLASSICAL
-from xfer.provenance import file_sha256, library_versions
+from xfer.provenance import file_sha256, hardware, library_versions
 from xfer.workflow.dag import Member, Plan
+from xfer.workflow.results import CampaignResults, collect
 from xfer.workflow.store import TaskStore
 
 PACKAGES = (
@@ -40,67 +39,6 @@ QUANTITIES: tuple[tuple[str, str, Callable[[float], str]], ...] = (
 )
 
 
-def _analysis(store: TaskStore, task):
-    from xfer.analysis.results import RunAnalysis
-
-    try:
-        path = Path(store.outputs(task.kind, task.key)["analysis"])
-    except KeyError:  # not finished
-        return None
-    return RunAnalysis.model_validate_json(path.read_text())
-
-
-def _member_status(plan: Plan, store: TaskStore, member: Member) -> str:
-    """Why a member has no score: the first unfinished task on its path, with its state."""
-    chain = [plan.train[member]] if member in plan.train else []
-    chain += [plan.md[member, e] for e in ("npt", "nvt")]
-    chain += [plan.analyse[member, e] for e in ("npt", "nvt")]
-    for task in chain:
-        state, detail = store.state(task)
-        if state != "done":
-            return f"{task.kind} {state}" + (f": {detail}" if detail else "")
-    return "done"
-
-
-def collect(plan: Plan, store: TaskStore) -> dict[str, Any]:
-    """Model runs, reference and scores from the finished tasks."""
-    from xfer.analysis.quality import ModelRuns, build_reference, score_models
-
-    settings = plan.campaign.analysis_settings
-
-    def runs_of(member: Member) -> ModelRuns | None:
-        npt = _analysis(store, plan.analyse[member, "npt"])
-        nvt = _analysis(store, plan.analyse[member, "nvt"])
-        if npt is None or nvt is None:
-            return None
-        return ModelRuns(name=member.name, group=member.group, npt=npt, nvt=nvt)
-
-    models = {m: r for m in plan.members if (r := runs_of(m)) is not None}
-    ref_runs = [r for m in plan.reference if (r := models.get(m) or runs_of(m)) is not None]
-    reference = build_reference(ref_runs, settings)
-    scores = score_models(list(models.values()), reference, settings)
-    trained = {}
-    for member, task in plan.train.items():
-        done = store.done(task)
-        if done is not None:
-            trained[member] = done["result"]
-    md = {}
-    for key, task in plan.md.items():
-        done = store.done(task)
-        if done is not None:
-            md[key] = done["result"]
-    status = {m: _member_status(plan, store, m) for m in (*plan.members, *plan.reference)}
-    return {
-        "settings": settings,
-        "models": models,
-        "reference": reference,
-        "scores": scores,
-        "trained": trained,
-        "md": md,
-        "status": status,
-    }
-
-
 def _pm(estimate, fmt: Callable[[float], str]) -> str:
     if estimate.mean is None:
         return "n/a"
@@ -110,10 +48,10 @@ def _pm(estimate, fmt: Callable[[float], str]) -> str:
     return text
 
 
-def _halts(data: dict, group: list[Member], ensembles: tuple[str, ...]) -> str:
+def _halts(data: CampaignResults, group: list[Member], ensembles: tuple[str, ...]) -> str:
     notes = []
     for ensemble in ensembles:
-        halted = [data["md"][m, ensemble] for m in group if (m, ensemble) in data["md"]]
+        halted = [data.md[m, ensemble] for m in group if (m, ensemble) in data.md]
         reasons = sorted({r["halt_reason"] for r in halted if r["halted"]})
         n = sum(r["halted"] for r in halted)
         if n:
@@ -124,12 +62,12 @@ def _halts(data: dict, group: list[Member], ensembles: tuple[str, ...]) -> str:
 HALTS_SHOWN = {"Q": ("npt", "nvt"), "t_stab_npt_ps": ("npt",), "t_stab_nvt_ps": ("nvt",)}
 
 
-def _cell(plan: Plan, data: dict, arch: str, recipe: str, quantity: str, fmt) -> str:
+def _cell(plan: Plan, data: CampaignResults, arch: str, recipe: str, quantity: str, fmt) -> str:
     group = [m for m in plan.members if (m.arch, m.recipe) == (arch, recipe)]
-    committee = data["scores"].committees.get(f"{arch}/{recipe}")
-    missing = [m for m in group if m not in data["models"]]
+    committee = data.scores.committees.get(f"{arch}/{recipe}")
+    missing = [m for m in group if m not in data.models]
     if committee is None:
-        reasons = sorted({data["status"][m] for m in missing})
+        reasons = sorted({data.status[m] for m in missing})
         return "no result: " + "; ".join(reasons)
     estimate = getattr(committee, quantity)
     text = _pm(estimate, fmt) + f" (n={estimate.n})"
@@ -158,19 +96,19 @@ def _fmt(value: float | None, spec: str) -> str:
     return "n/a" if value is None or not math.isfinite(value) else format(value, spec)
 
 
-def environment(data: dict, plan: Plan) -> dict[str, Any]:
+def environment(data: CampaignResults, plan: Plan) -> dict[str, Any]:
     """Package versions, LAMMPS version, pair styles per architecture, hardware."""
     versions = library_versions(PACKAGES, missing="not installed")
     python = versions.pop("python")
     pair_styles = {}
-    for member, result in sorted(data["trained"].items(), key=lambda kv: kv[0].name):
+    for member, result in sorted(data.trained.items(), key=lambda kv: kv[0].name):
         pair = result["pair"]
         plugin = f" (plugin {pair['plugin']})" if pair.get("plugin") else ""
         pair_styles.setdefault(member.arch, f"pair_style {pair['pair_style'].split()[0]}{plugin}")
     classical = plan.campaign.reference.potential
     if classical is not None:
         pair_styles[classical] = CLASSICAL[classical].describe()
-    lammps = sorted({r["lammps_version"] for r in data["md"].values()})
+    lammps = sorted({r["lammps_version"] for r in data.md.values()})
     return {
         "python": python,
         "versions": versions,
@@ -180,89 +118,19 @@ def environment(data: dict, plan: Plan) -> dict[str, Any]:
     }
 
 
-def hardware() -> dict[str, str]:
-    """CPU model, core count, memory and GPUs of this machine."""
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    memory = "unknown"
-    try:
-        kb = int(Path("/proc/meminfo").read_text().split()[1])
-        memory = f"{kb / 1024**2:.0f} GiB"
-    except (OSError, ValueError, IndexError):
-        pass
-    gpus = "none"
-    if shutil.which("nvidia-smi"):
-        try:
-            out = subprocess.run(
-                ["nvidia-smi", "--query-gpu=name", "--format=csv,noheader"],
-                capture_output=True, text=True, timeout=20, check=True,
-            ).stdout.strip()  # fmt: skip
-            gpus = ", ".join(out.splitlines()) or "none"
-        except (subprocess.SubprocessError, OSError):
-            gpus = "nvidia-smi failed"
-    return {
-        "cpu": cpu,
-        "logical_cpus": str(os.cpu_count()),
-        "usable_cpus": str(len(os.sched_getaffinity(0))),
-        "memory": memory,
-        "gpus": gpus,
-        "system": f"{platform.system()} {platform.machine()}",
-    }
-
-
-def q_matrix_figure(target: Path, plan: Plan, data: dict) -> Path:
-    """Heat map of committee-mean Q over (architecture x recipe), with mean ± SE printed."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    import numpy as np
-
-    archs = list(plan.campaign.training.architectures)
-    recipes = list(plan.campaign.training.recipes)
-    values = np.full((len(archs), len(recipes)), np.nan)
-    labels = [["" for _ in recipes] for _ in archs]
-    for i, a in enumerate(archs):
-        for j, r in enumerate(recipes):
-            c = data["scores"].committees.get(f"{a}/{r}")
-            if c is not None and c.Q.mean is not None:
-                values[i, j] = c.Q.mean
-                labels[i][j] = f"{c.Q.mean:.2f}" + (f"\n± {c.Q.sem:.2f}" if c.Q.sem else "")
-            else:
-                labels[i][j] = "n/a"
-    fig, ax = plt.subplots(figsize=(1.6 * len(recipes) + 2, 0.9 * len(archs) + 1.5))
-    image = ax.imshow(values, vmin=0, vmax=3, cmap="viridis")
-    for i in range(len(archs)):
-        for j in range(len(recipes)):
-            ax.text(j, i, labels[i][j], ha="center", va="center", color="w", fontsize=9)
-    ax.set_xticks(range(len(recipes)), recipes, rotation=30, ha="right")
-    ax.set_yticks(range(len(archs)), archs)
-    ax.set_title("Q: committee mean (± SE)")
-    fig.colorbar(image, ax=ax, label="Q")
-    fig.tight_layout()
-    fig.savefig(target, dpi=110)
-    plt.close(fig)
-    return target
-
-
-def render_markdown(plan: Plan, store: TaskStore, data: dict, figures: list[str]) -> str:
+def render_markdown(plan: Plan, data: CampaignResults, figures: list[str]) -> str:
+    """The report as Markdown (the HTML is rendered from it)."""
     campaign = plan.campaign
     archs = list(campaign.training.architectures)
     recipes = list(campaign.training.recipes)
-    settings = data["settings"]
-    reference = data["reference"]
+    settings = data.settings
+    reference = data.reference
     md = campaign.md
     lines = [f"# Campaign report: {campaign.campaign.name}", ""]
     if campaign.source is not None:
         digest = file_sha256(campaign.source)[:16]
         lines += [f"Campaign file `{campaign.source.name}` (sha256 {digest}...).", ""]
-    scored = len(data["models"])
+    scored = len(data.models)
     lines += [
         f"{len(plan.members)} models ({len(archs)} architectures x {len(recipes)} recipes x "
         f"{len(campaign.training.seed_list)} seeds), {scored} with both runs analysed. "
@@ -295,18 +163,18 @@ def render_markdown(plan: Plan, store: TaskStore, data: dict, figures: list[str]
     lines += [f"- note: {r}" for r in reference.reasons]
     lines += ["", "## Models", ""]
     rows = []
-    by_name = {s.name: s for s in data["scores"].models}
+    by_name = {s.name: s for s in data.scores.models}
     for m in plan.members:
         s = by_name.get(m.name)
-        errors = data["trained"].get(m, {}).get("validation_errors", {})
+        errors = data.trained.get(m, {}).get("validation_errors", {})
         f_rmse = _fmt(errors.get("force_rmse_meV_per_A"), ".0f")
         if s is None:
-            rows.append([m.name, "n/a", "", "", "", "", "", data["status"][m], "", "", f_rmse])
+            rows.append([m.name, "n/a", "", "", "", "", "", data.status[m], "", "", f_rmse])
             continue
         halts = [
-            f"{e.upper()}: {data['md'][m, e]['halt_reason']}"
+            f"{e.upper()}: {data.md[m, e]['halt_reason']}"
             for e in ("npt", "nvt")
-            if data["md"].get((m, e), {}).get("halted")
+            if data.md.get((m, e), {}).get("halted")
         ]
         rows.append([
             m.name, _fmt(s.q.total, ".3f"), _fmt(s.q.stability, ".3f"),
@@ -321,7 +189,7 @@ def render_markdown(plan: Plan, store: TaskStore, data: dict, figures: list[str]
         "t_stab NVT (ps)", "halts", "density (g/cm3)", "D (1e-5 cm2/s)", "valid F RMSE (meV/A)",
     ]  # fmt: skip
     lines += [_table(header, rows), ""]
-    reasons = [(s.name, k, v) for s in data["scores"].models for k, v in s.q.reasons.items()]
+    reasons = [(s.name, k, v) for s in data.scores.models for k, v in s.q.reasons.items()]
     if reasons:
         lines += ["Terms not counted:", ""]
         lines += [f"- {name} {term}: {why}" for name, term, why in reasons]
@@ -359,18 +227,20 @@ def write_report(plan: Plan, store: TaskStore, out: Path) -> Path:
     """report.md, report.html, score files and figures in ``out``; returns report.md."""
     from markdown_it import MarkdownIt
 
+    from xfer.analysis.figures import q_matrix
     from xfer.analysis.pipeline import write_score_outputs
     from xfer.atomic import write_text
 
     out.mkdir(parents=True, exist_ok=True)
     data = collect(plan, store)
-    figures = [q_matrix_figure(out / "q_matrix.png", plan, data).name]
-    if data["models"]:
+    archs, recipes = plan.campaign.training.architectures, plan.campaign.training.recipes
+    figures = [q_matrix(out / "q_matrix.png", data.scores, list(archs), list(recipes)).name]
+    if data.models:
         with warnings.catch_warnings():  # e.g. an empty legend when no run has a density
             warnings.simplefilter("ignore", UserWarning)
-            written = write_score_outputs(out, data["scores"], list(data["models"].values()))
+            written = write_score_outputs(out, data.scores, list(data.models.values()))
         figures += [p.name for p in written if p.suffix == ".png"]
-    text = render_markdown(plan, store, data, figures)
+    text = render_markdown(plan, data, figures)
     write_text(out / "report.md", text)
     body = MarkdownIt("commonmark").enable("table").render(text)
     title = f"xfer campaign {plan.campaign.campaign.name}"
