@@ -118,13 +118,13 @@ def main() -> None:
     parser.add_argument("--n-side", type=int, default=8, help="n_side**3 molecules")
     parser.add_argument("--equilibration-ps", type=float, default=20.0)
     parser.add_argument("--seed", type=int, default=4928)
-    parser.add_argument("--analyse-only", action="store_true", help="reuse the run in --out")
+    parser.add_argument("--analyze-only", action="store_true", help="reuse the run in --out")
     parser.add_argument("--out", type=Path, default=Path("runs/validation/spce_water"))
     parser.add_argument(
         "--result", type=Path, default=Path(__file__).parent / "results/diffusion_spce.json"
     )
     args = parser.parse_args()
-    if args.analyse_only:
+    if args.analyze_only:
         result = json.loads((args.out / "result.json").read_text())
     else:
         result = simulate(

@@ -25,6 +25,14 @@ def test_analyze_cli_writes_analysis_and_figures(tmp_path, capsys):
     assert "cm2/s" in capsys.readouterr().out
 
 
+def test_analyse_is_an_alias_of_analyze(tmp_path, capsys):
+    nvt = write_synthetic_run(tmp_path / "nvt", SyntheticRun(ensemble="nvt"))
+    assert main(["analyse", str(nvt), *SHORT]) == 0
+    analysis = json.loads((nvt / "analysis.json").read_text())
+    assert analysis["settings"]["block_ps"] == 4.0 and analysis["diffusion"]["D_cm2_s"] > 0
+    assert "cm2/s" in capsys.readouterr().out
+
+
 def test_score_cli_writes_score_files(tmp_path, capsys):
     for group in ("ref", "mlip"):
         for seed in range(2):

@@ -14,7 +14,7 @@ from xfer.analysis import (
 )
 from xfer.testing.synthetic import SyntheticRun, write_synthetic_model
 
-# 100 frames of 0.1 ps = 10 ps runs, analysed with scaled-down settings
+# 100 frames of 0.1 ps = 10 ps runs, analyzed with scaled-down settings
 SETTINGS = AnalysisSettings(
     full_length_ps=10.0,
     equilibration_ps=2.0,
@@ -115,7 +115,7 @@ def test_q_score_halted_model_below_one(tmp_path):
 
 def test_q_score_too_short_for_block_is_excluded_with_reason(tmp_path):
     refs = [_model(tmp_path / "ref", f"seed{i}", seed=i) for i in range(2)]
-    # a complete 10 ps run analysed with 20 ps blocks: stable, but no MSD block fits
+    # a complete 10 ps run analyzed with 20 ps blocks: stable, but no MSD block fits
     settings = SETTINGS.model_copy(update={"block_ps": 20.0})
     reference = build_reference(load_models(refs, settings), settings)
     assert math.isnan(reference.d_ref_cm2_s)

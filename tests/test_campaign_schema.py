@@ -38,7 +38,7 @@ def test_paper_dry_run_counts_every_task():
     table = {kind: sum(c.values()) for kind, c in counts(plan).items()}
     # 6 recipes x 3 archs x 5 seeds models, an NPT and an NVT run each, one analysis per run;
     # the reference is the gap/Full committee of the campaign itself (no extra runs)
-    assert table == {"dataset": 1, "recipe": 6, "train": 90, "md": 180, "analyse": 180}
+    assert table == {"dataset": 1, "recipe": 6, "train": 90, "md": 180, "analyze": 180}
     assert len({t.key for t in plan.tasks}) == len(plan.tasks) == 457
     assert [m.name for m in plan.reference] == [f"gap/Full/seed{k}" for k in range(5)]
     npt = next(t for (m, e), t in plan.md.items() if e == "npt")
@@ -133,7 +133,7 @@ def test_keys_follow_inputs_and_dependencies():
     hotter = build_plan(parse_campaign(data, EXAMPLES / "paper.toml"))
     assert [t.key for t in hotter.train.values()] == [t.key for t in plan.train.values()]
     assert not {t.key for t in hotter.md.values()} & {t.key for t in plan.md.values()}
-    assert not {t.key for t in hotter.analyse.values()} & {t.key for t in plan.analyse.values()}
+    assert not {t.key for t in hotter.analyze.values()} & {t.key for t in plan.analyze.values()}
 
 
 def test_only_a_done_marker_with_its_outputs_counts(tmp_path):

@@ -1,4 +1,4 @@
-"""Analyse run directories and score models: what ``xfer analyze`` and ``xfer score`` do.
+"""Analyze run directories and score models: what ``xfer analyze`` and ``xfer score`` do.
 
 ``analyze_run`` turns one run directory into a :class:`RunAnalysis` (stability always;
 density for NPT, COM diffusion for NVT) and ``write_run_outputs`` stores analysis.json
@@ -77,7 +77,7 @@ def _diffusion(run: RunDir, settings: AnalysisSettings, notes: list[str]) -> Dif
 
 
 def load_or_analyze(path: str | Path, settings: AnalysisSettings) -> RunAnalysis:
-    """The run's analysis.json if it used these settings on unchanged inputs, else analyse."""
+    """The run's analysis.json if it used these settings on unchanged inputs, else analyze."""
     path = Path(path)
     cached = path / ANALYSIS_FILE
     if cached.is_file():
@@ -156,7 +156,7 @@ def _run_dirs(model_dir: Path) -> dict[str, Path]:
 
 
 def load_models(model_dirs: Sequence[str | Path], settings: AnalysisSettings) -> list[ModelRuns]:
-    """Analysed NPT+NVT runs of every model directory, grouped by parent directory."""
+    """Analyzed NPT+NVT runs of every model directory, grouped by parent directory."""
     dirs = [Path(d).resolve() for d in model_dirs]
     for d in dirs:
         if not d.is_dir():

@@ -11,7 +11,7 @@ missing (e.g. too short for one MSD block under the settings) gets a NaN term (`
 in JSON) and a reason; its Q is then NaN too and committee means skip it, saying so.
 
 The primitive :func:`q_score` takes every value explicitly; :func:`build_reference` and
-:func:`score_models` assemble them from analysed runs for the campaign layer and the CLI.
+:func:`score_models` assemble them from analyzed runs for the campaign layer and the CLI.
 """
 
 from __future__ import annotations
@@ -95,7 +95,7 @@ def q_score(
 
 @dataclass(frozen=True)
 class ModelRuns:
-    """One model's analysed NPT and NVT runs; ``group`` is its (architecture, recipe) label."""
+    """One model's analyzed NPT and NVT runs; ``group`` is its (architecture, recipe) label."""
 
     name: str
     group: str
@@ -147,8 +147,8 @@ def _check_grid(model: ModelRuns, grid: tuple[float, float, float]) -> None:
     d = model.npt.density
     if d is not None and (d.grid_min, d.grid_max, d.grid_width) != grid:
         raise InputError(
-            f"model {model.name} was analysed on density grid "
-            f"{(d.grid_min, d.grid_max, d.grid_width)}, not {grid}: analyse all runs alike"
+            f"model {model.name} was analyzed on density grid "
+            f"{(d.grid_min, d.grid_max, d.grid_width)}, not {grid}: analyze all runs alike"
         )
 
 

@@ -34,7 +34,7 @@ class DensityGrid(BaseModel):
 
 
 class AnalysisSettings(BaseModel):
-    """How runs are analysed and scored (times in ps)."""
+    """How runs are analyzed and scored (times in ps)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 

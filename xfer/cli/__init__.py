@@ -30,6 +30,7 @@ def _register() -> None:
     from xfer.cli import analyze
 
     app.command("analyze")(analyze.analyze)
+    app.command("analyse", hidden=True)(analyze.analyze)  # the British spelling, as an alias
     app.command("score")(analyze.score)
     from xfer.cli import dataset
 

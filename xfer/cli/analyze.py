@@ -54,7 +54,7 @@ def analyze(
     block_spacing_ps: Spacing = None,
     ballistic_ps: Ballistic = None,
 ) -> None:
-    """Analyse runs: stability, density distribution (NPT), COM diffusivity (NVT).
+    """Analyze runs: stability, density distribution (NPT), COM diffusivity (NVT).
 
     Writes analysis.json, CSV numbers and PNG figures into each run directory.
     """
@@ -131,7 +131,7 @@ def score(
     """Score models with Q against a reference committee (per model and per committee).
 
     A model's committee is its parent directory (relative to the common ancestor of all
-    model directories). Runs are analysed first unless a current analysis.json exists.
+    model directories). Runs are analyzed first unless a current analysis.json exists.
     """
     from xfer.analysis.pipeline import load_models, write_score_outputs
     from xfer.analysis.quality import build_reference, score_models

@@ -1,4 +1,4 @@
-"""``xfer md``: one LAMMPS simulation from the templates (and ``xfer demo``)."""
+"""``xfer md``: one LAMMPS simulation from the templates."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """The task DAG of a campaign and its dry-run printout.
 
 dataset -> recipe (one per recipe) -> train (arch x recipe x seed) -> md (NPT and NVT per
-model) -> analyse (one per run). An OPLS reference committee adds md + analyse tasks that
+model) -> analyze (one per run). An OPLS reference committee adds md + analyze tasks that
 depend on nothing. Keys are content hashes (see :mod:`xfer.workflow.store`), so the same
 campaign file always yields the same task directories.
 """
@@ -51,16 +51,13 @@ class Plan:
     recipes: dict[str, Task] = field(default_factory=dict)
     train: dict[Member, Task] = field(default_factory=dict)
     md: dict[tuple[Member, str], Task] = field(default_factory=dict)
-    analyse: dict[tuple[Member, str], Task] = field(default_factory=dict)
+    analyze: dict[tuple[Member, str], Task] = field(default_factory=dict)
     members: list[Member] = field(default_factory=list)
     reference: list[Member] = field(default_factory=list)
 
     def add(self, task: Task) -> Task:
         self.tasks.append(task)
         return task
-
-    def by_key(self) -> dict[str, Task]:
-        return {t.key: t for t in self.tasks}
 
 
 def ref(task: Task) -> str:
@@ -136,7 +133,7 @@ def build_plan(campaign: Campaign) -> Plan:
                 deps = {"recipe": ref(plan.recipes[name])}
                 plan.train[member] = plan.add(Task("train", f"train {member.name}", spec, deps))
                 for ensemble in ENSEMBLES:
-                    _run_and_analyse(plan, member, ensemble, "ml", campaign.md.seed, analysis)
+                    _run_and_analyze(plan, member, ensemble, "ml", campaign.md.seed, analysis)
     reference = campaign.reference
     if reference.potential is not None:  # a classical potential: runs differing in seed
         for k in range(reference.members):
@@ -144,7 +141,7 @@ def build_plan(campaign: Campaign) -> Plan:
             plan.reference.append(member)
             for ensemble in ENSEMBLES:
                 seed = campaign.md.seed + k
-                _run_and_analyse(plan, member, ensemble, reference.potential, seed, analysis)
+                _run_and_analyze(plan, member, ensemble, reference.potential, seed, analysis)
     else:
         plan.reference = [
             m for m in plan.members if (m.arch, m.recipe) == (reference.arch, reference.recipe)
@@ -152,16 +149,16 @@ def build_plan(campaign: Campaign) -> Plan:
     return plan
 
 
-def _run_and_analyse(
+def _run_and_analyze(
     plan: Plan, member: Member, ensemble: str, potential: str, seed: int, analysis: dict
 ) -> None:
     spec = {"settings": _md_settings(plan.campaign, ensemble, potential, seed)}
     deps = {"model": ref(plan.train[member])} if potential == "ml" else {}
     md = plan.add(Task("md", f"md {ensemble} {member.name}", spec, deps))
     plan.md[member, ensemble] = md
-    label = f"analyse {ensemble} {member.name}"
-    plan.analyse[member, ensemble] = plan.add(
-        Task("analyse", label, {"settings": analysis}, {"md": ref(md)})
+    label = f"analyze {ensemble} {member.name}"
+    plan.analyze[member, ensemble] = plan.add(
+        Task("analyze", label, {"settings": analysis}, {"md": ref(md)})
     )
 
 

@@ -133,7 +133,7 @@ def render_markdown(plan: Plan, data: CampaignResults, figures: list[str]) -> st
     scored = len(data.models)
     lines += [
         f"{len(plan.members)} models ({len(archs)} architectures x {len(recipes)} recipes x "
-        f"{len(campaign.training.seed_list)} seeds), {scored} with both runs analysed. "
+        f"{len(campaign.training.seed_list)} seeds), {scored} with both runs analyzed. "
         f"Validation MD: {md.mix} at {md.temperature:g} K, {md.time_ps:g} ps per run "
         f"(timestep {md.timestep_fs:g} fs), NPT at {md.npt.pressure:g} atm, NVT at "
         f"{md.nvt.density:g} g/cm3.",

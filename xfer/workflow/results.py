@@ -43,7 +43,7 @@ def _member_status(plan: Plan, store: TaskStore, member: Member) -> str:
     """Why a member has no score: the first unfinished task on its path, with its state."""
     chain = [plan.train[member]] if member in plan.train else []
     chain += [plan.md[member, e] for e in ("npt", "nvt")]
-    chain += [plan.analyse[member, e] for e in ("npt", "nvt")]
+    chain += [plan.analyze[member, e] for e in ("npt", "nvt")]
     for task in chain:
         state, detail = store.state(task)
         if state != "done":
@@ -66,8 +66,8 @@ def collect(plan: Plan, store: TaskStore) -> CampaignResults:
     settings = plan.campaign.analysis_settings
 
     def runs_of(member: Member) -> ModelRuns | None:
-        npt = _analysis(store, plan.analyse[member, "npt"])
-        nvt = _analysis(store, plan.analyse[member, "nvt"])
+        npt = _analysis(store, plan.analyze[member, "npt"])
+        nvt = _analysis(store, plan.analyze[member, "nvt"])
         if npt is None or nvt is None:
             return None
         return ModelRuns(name=member.name, group=member.group, npt=npt, nvt=nvt)

@@ -2,7 +2,7 @@
 
 Kinds: ``dataset`` (build and label, or adopt an existing dataset), ``recipe`` (training and
 validation files), ``train`` (one model of one seed, exported for LAMMPS), ``md`` (one
-validation run) and ``analyse`` (one run's stability, density or diffusivity).
+validation run) and ``analyze`` (one run's stability, density or diffusivity).
 
 Each Parsl app (:func:`app_for`) takes the task's inputs as a JSON dict, the futures of
 the tasks it depends on as ``inputs`` and its ``done.json`` as ``outputs``; Parsl starts
@@ -39,7 +39,7 @@ from xfer.workflow.store import (
     stop_stragglers,
 )
 
-KINDS = ("dataset", "recipe", "train", "md", "analyse")
+KINDS = ("dataset", "recipe", "train", "md", "analyze")
 OUTPUTS = "outputs.json"
 ERROR = "error.json"
 GPU_KINDS = ("train", "md")
@@ -162,7 +162,7 @@ def work_md(spec: dict, deps: dict, attempt: Path, task_dir: Path) -> dict:
     }
 
 
-def work_analyse(spec: dict, deps: dict, attempt: Path, task_dir: Path) -> dict:
+def work_analyze(spec: dict, deps: dict, attempt: Path, task_dir: Path) -> dict:
     """Stability plus density (NPT) or COM diffusivity (NVT) of one run."""
     from xfer.analysis.pipeline import analyze_run, write_run_outputs
     from xfer.analysis.settings import AnalysisSettings
@@ -178,7 +178,7 @@ WORK: dict[str, Callable[[dict, dict, Path, Path], dict]] = {
     "recipe": work_recipe,
     "train": work_train,
     "md": work_md,
-    "analyse": work_analyse,
+    "analyze": work_analyze,
 }
 
 
@@ -273,8 +273,8 @@ def run_md(root: str, task: dict, inputs=(), outputs=()) -> dict:
     return execute(root, task)
 
 
-def run_analyse(root: str, task: dict, inputs=(), outputs=()) -> dict:
-    """Parsl app body: analyse one run."""
+def run_analyze(root: str, task: dict, inputs=(), outputs=()) -> dict:
+    """Parsl app body: analyze one run."""
     return execute(root, task)
 
 
@@ -283,7 +283,7 @@ _BODIES = {
     "recipe": run_recipe,
     "train": run_train,
     "md": run_md,
-    "analyse": run_analyse,
+    "analyze": run_analyze,
 }
 
 
