@@ -17,7 +17,7 @@ from typing import Any, Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from xfer.errors import InputError
+from xfer.errors import InputError, validation_message
 
 THERMO_COLUMNS = ("step", "time_ps", "density")
 
@@ -96,7 +96,7 @@ def load_run(path: str | Path) -> RunDir:
     try:
         result = RunResult.model_validate(json.loads(result_file.read_text()))
     except (ValueError, ValidationError) as exc:
-        raise InputError(f"{result_file}: {_first_error(exc)}") from exc
+        raise InputError(f"{result_file}: {validation_message(exc)}") from exc
     return RunDir(path, result)
 
 
@@ -118,9 +118,3 @@ def read_thermo(path: Path) -> Thermo:
         raise InputError(f"{path}: {table.shape[1]} values per row but {len(header)} names")
     return Thermo({name: table[:, i] for i, name in enumerate(header)})
 
-
-def _first_error(exc: Exception) -> str:
-    if isinstance(exc, ValidationError):
-        err = exc.errors()[0]
-        return f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}"
-    return str(exc)

@@ -14,7 +14,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from xfer.errors import InputError
+from xfer.errors import InputError, validation_message
 
 
 class DensityGrid(BaseModel):
@@ -85,6 +85,4 @@ def load_settings(path: Path | None = None, **overrides: float | None) -> Analys
     try:
         return AnalysisSettings.model_validate(data)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"]) or "settings"
-        raise InputError(f"bad analysis setting {where}: {first['msg']}") from exc
+        raise InputError(f"bad analysis setting {validation_message(exc, 'settings')}") from exc

@@ -17,7 +17,7 @@ from rich.progress import (
 )
 
 from xfer.chem.molecules import parse_mix
-from xfer.errors import InputError
+from xfer.errors import InputError, validation_message
 
 
 def _settings(**kwargs):
@@ -26,9 +26,7 @@ def _settings(**kwargs):
     try:
         return MDSettings(**kwargs)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"]) or "settings"
-        raise InputError(f"{where}: {first['msg']}") from None
+        raise InputError(validation_message(exc, "settings")) from None
 
 
 def md(

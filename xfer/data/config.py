@@ -13,7 +13,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from xfer.errors import InputError
+from xfer.errors import InputError, validation_message
 
 
 class _Model(BaseModel):
@@ -124,10 +124,7 @@ def load_config(path: Path) -> BuildConfig:
     try:
         config = BuildConfig.model_validate(data)
     except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()
-        )
-        raise InputError(f"{path}: {problems}") from exc
+        raise InputError(f"{path}: {validation_message(exc, every=True)}") from exc
     for item in config.imports:
         if not item.path.is_absolute():
             item.path = (path.parent / item.path).resolve()

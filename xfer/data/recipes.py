@@ -34,7 +34,7 @@ from ase import Atoms
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from xfer.data.frames import COMPOSITION, CONFIG_TYPE, ENERGY_KEY, FRAME_ID
-from xfer.errors import InputError
+from xfer.errors import InputError, validation_message
 
 ALL = "*"
 
@@ -103,7 +103,7 @@ def load_recipes(path: Path) -> dict[str, Recipe]:
         try:
             out[name] = Recipe(name=name, **body)
         except (ValidationError, TypeError) as exc:
-            raise InputError(f"{path}: recipe {name}: {exc}") from exc
+            raise InputError(f"{path}: recipe {name}: {validation_message(exc)}") from exc
     return out
 
 

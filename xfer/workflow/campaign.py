@@ -31,7 +31,7 @@ from xfer.backends.base import available_backends, preset_names
 from xfer.chem.molecules import known_molecules
 from xfer.data.config import BuildConfig, load_config
 from xfer.data.recipes import NAMED, Recipe
-from xfer.errors import InputError
+from xfer.errors import InputError, validation_message
 
 
 class _Model(BaseModel):
@@ -194,7 +194,7 @@ class Campaign(_Model):
             try:
                 Recipe(name=name, **body)
             except (ValidationError, TypeError) as exc:
-                raise _FieldError(("recipes", name), _first(exc)) from None
+                raise _FieldError(("recipes", name), validation_message(exc)) from None
         try:
             settings = self.analysis_settings
         except ValidationError as exc:
@@ -247,13 +247,6 @@ class _FieldError(ValueError):
         self.loc = loc
         self.message = message
 
-
-def _first(exc: Exception) -> str:
-    if isinstance(exc, ValidationError):
-        err = exc.errors()[0]
-        where = ".".join(str(p) for p in err["loc"])
-        return f"{where}: {err['msg']}" if where else err["msg"]
-    return str(exc)
 
 
 def _allowed_keys(model: type[BaseModel], loc: tuple) -> list[str] | None:
