@@ -25,6 +25,7 @@ import pandas as pd
 from MDAnalysis.lib.mdamath import triclinic_box
 
 from xfer.errors import InputError
+from xfer.lammps.dump import box_from_bounds
 
 HEADER_LINES = 9
 CHUNK_FRAMES = 250
@@ -53,18 +54,7 @@ class DumpTrajectory:
 
 def _box(lines: list[bytes]) -> tuple[np.ndarray, np.ndarray]:
     """Box origin and matrix (rows a, b, c) from the three BOX BOUNDS lines."""
-    rows = [np.array(line.split(), dtype=float) for line in lines]
-    if len(rows[0]) == 3:  # triclinic: bounding box plus tilt factors xy, xz, yz
-        (xlo_b, xhi_b, xy), (ylo_b, yhi_b, xz), (zlo, zhi, yz) = rows
-        xlo = xlo_b - min(0.0, xy, xz, xy + xz)
-        xhi = xhi_b - max(0.0, xy, xz, xy + xz)
-        ylo = ylo_b - min(0.0, yz)
-        yhi = yhi_b - max(0.0, yz)
-    else:
-        (xlo, xhi), (ylo, yhi), (zlo, zhi) = rows
-        xy = xz = yz = 0.0
-    matrix = np.array([[xhi - xlo, 0.0, 0.0], [xy, yhi - ylo, 0.0], [xz, yz, zhi - zlo]])
-    return np.array([xlo, ylo, zlo]), matrix
+    return box_from_bounds([np.array(line.split(), dtype=float) for line in lines])
 
 
 def _columns(header: bytes, path: Path) -> tuple[list[str], list[str], list[str] | None]:

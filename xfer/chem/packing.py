@@ -14,7 +14,7 @@ import numpy as np
 from jinja2 import Environment, StrictUndefined
 
 from xfer.chem.molecules import get_molecule
-from xfer.chem.system import System
+from xfer.chem.system import System, intermolecular_gap
 from xfer.chem.units import AMU_PER_A3_TO_G_PER_CM3
 from xfer.errors import EnvironmentProblem, InputError
 
@@ -105,9 +105,5 @@ def pack(mix: dict[str, int], density: float, seed: int = 1, tolerance: float = 
 
 def min_intermolecular_distance(system: System) -> float:
     """Smallest minimum-image distance between atoms of different molecules (A)."""
-    from ase.geometry import get_distances
-
-    _, dist = get_distances(system.positions, cell=system.cell, pbc=True)
-    same = system.mol_ids[:, None] == system.mol_ids[None, :]
-    return float(np.where(same, np.inf, dist).min())
+    return intermolecular_gap(system.positions, system.mol_ids, system.cell)
 

@@ -11,6 +11,20 @@ from ase.data import atomic_masses, atomic_numbers
 from xfer.chem.units import AMU_PER_A3_TO_G_PER_CM3
 
 
+def intermolecular_gap(
+    positions: np.ndarray, mol_ids: np.ndarray, cell: np.ndarray | None = None, pbc=True
+) -> float:
+    """Smallest distance between atoms of different molecules (A; inf for one molecule).
+
+    Minimum image in ``cell`` along the periodic directions ``pbc``; no cell, no images.
+    """
+    from ase.geometry import get_distances
+
+    _, dist = get_distances(positions, cell=cell, pbc=pbc if cell is not None else False)
+    other = np.asarray(mol_ids)[:, None] != np.asarray(mol_ids)[None, :]
+    return float(dist[other].min()) if other.any() else float("inf")
+
+
 @dataclass
 class System:
     """Molecules in a periodic cell with molecules whole (unwrapped coordinates).

@@ -12,12 +12,12 @@ from collections import Counter, deque
 
 import numpy as np
 from ase import Atoms
-from ase.geometry import get_distances
 from ase.neighborlist import natural_cutoffs, neighbor_list
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
 from xfer.chem.formula import hill_formula
+from xfer.chem.system import intermolecular_gap
 from xfer.errors import InputError
 
 BOND_TOLERANCE = 1.2  # bonded if closer than this times the sum of covalent radii
@@ -110,9 +110,7 @@ def centres_of_mass(atoms: Atoms, mol_id: np.ndarray) -> tuple[np.ndarray, np.nd
 def min_intermolecular_distance(atoms: Atoms, mol_id: np.ndarray) -> float:
     """Smallest (minimum-image) distance between atoms of different molecules (A)."""
     cell = atoms.cell.array if np.any(atoms.pbc) else None
-    _, dist = get_distances(atoms.positions, cell=cell, pbc=atoms.pbc)
-    other = np.asarray(mol_id)[:, None] != np.asarray(mol_id)[None, :]
-    return float(dist[other].min()) if other.any() else float("inf")
+    return intermolecular_gap(atoms.positions, mol_id, cell, atoms.pbc)
 
 
 def composition_of(atoms: Atoms, mol_id: np.ndarray | None = None) -> str:

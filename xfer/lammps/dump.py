@@ -19,16 +19,21 @@ from xfer.errors import InputError
 REQUIRED = ("id", "mol", "element", "x", "y", "z", "ix", "iy", "iz")
 
 
-def _cell(bounds: list[list[float]]) -> np.ndarray:
-    """Cell matrix (rows a, b, c) from LAMMPS BOX BOUNDS lines (orthogonal or triclinic)."""
-    if len(bounds[0]) == 3:
+def box_from_bounds(bounds) -> tuple[np.ndarray, np.ndarray]:
+    """Origin and cell matrix (rows a, b, c) from the three BOX BOUNDS rows of a dump.
+
+    Triclinic rows are ``lo_bound hi_bound tilt``: the bounding box of the tilted cell,
+    from which LAMMPS' xlo/xhi/ylo/yhi are recovered before building the matrix.
+    """
+    if len(bounds[0]) == 3:  # triclinic: bounding box plus tilt factors xy, xz, yz
         (xlo_b, xhi_b, xy), (ylo_b, yhi_b, xz), (zlo, zhi, yz) = bounds
         xlo, xhi = xlo_b - min(0.0, xy, xz, xy + xz), xhi_b - max(0.0, xy, xz, xy + xz)
         ylo, yhi = ylo_b - min(0.0, yz), yhi_b - max(0.0, yz)
     else:
         (xlo, xhi), (ylo, yhi), (zlo, zhi) = bounds
         xy = xz = yz = 0.0
-    return np.array([[xhi - xlo, 0, 0], [xy, yhi - ylo, 0], [xz, yz, zhi - zlo]], dtype=float)
+    matrix = np.array([[xhi - xlo, 0, 0], [xy, yhi - ylo, 0], [xz, yz, zhi - zlo]], dtype=float)
+    return np.array([xlo, ylo, zlo], dtype=float), matrix
 
 
 def read_frames(path: Path, every: int = 1) -> list[Atoms]:
@@ -54,7 +59,7 @@ def read_frames(path: Path, every: int = 1) -> list[Atoms]:
         if len(body) < n:
             break  # a run killed while writing: ignore the partial frame
         if index % every == 0:
-            frames.append(_frame(body, columns, _cell(bounds), step))
+            frames.append(_frame(body, columns, box_from_bounds(bounds)[1], step))
         index += 1
     if not frames:
         raise InputError(f"{path}: no complete frame")
