@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import deque
 from dataclasses import dataclass
 
 import numpy as np
@@ -9,6 +10,36 @@ from ase import Atoms
 from ase.data import atomic_masses, atomic_numbers
 
 from xfer.chem.units import AMU_PER_A3_TO_G_PER_CM3
+
+
+def walk_bonds(
+    positions: np.ndarray, i: np.ndarray, j: np.ndarray, vectors: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Positions with every bonded atom placed at its bond vector from a placed neighbour.
+
+    Bonds are ``i[k] -> j[k]`` with vector ``vectors[k]`` (both directions must be given).
+    Atoms are walked breadth first from the lowest unplaced index; returns the positions
+    and, per atom, the index of the root it was reached from (one per bonded fragment).
+    """
+    n = len(positions)
+    neighbours: list[list[tuple[int, np.ndarray]]] = [[] for _ in range(n)]
+    for a, b, v in zip(i, j, vectors, strict=True):
+        neighbours[int(a)].append((int(b), v))
+    whole = np.array(positions, dtype=float)
+    root = np.full(n, -1, dtype=int)
+    for start in range(n):
+        if root[start] >= 0:
+            continue
+        root[start] = start
+        queue = deque([start])
+        while queue:
+            a = queue.popleft()
+            for b, v in neighbours[a]:
+                if root[b] < 0:
+                    whole[b] = whole[a] + v
+                    root[b] = start
+                    queue.append(b)
+    return whole, root
 
 
 def intermolecular_gap(

@@ -8,7 +8,7 @@ them, because compressed frames put atoms of different molecules within bonding 
 
 from __future__ import annotations
 
-from collections import Counter, deque
+from collections import Counter
 
 import numpy as np
 from ase import Atoms
@@ -17,7 +17,7 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
 from xfer.chem.formula import hill_formula
-from xfer.chem.system import intermolecular_gap
+from xfer.chem.system import intermolecular_gap, walk_bonds
 from xfer.errors import InputError
 
 BOND_TOLERANCE = 1.2  # bonded if closer than this times the sum of covalent radii
@@ -57,24 +57,9 @@ def make_whole(atoms: Atoms, mol_id: np.ndarray) -> np.ndarray:
     i, j, shift = bonds(atoms)
     same = mol_id[i] == mol_id[j]
     i, j, shift = i[same], j[same], shift[same]
-    vectors = pos[j] + shift @ cell - pos[i]
-    neighbours: list[list[tuple[int, np.ndarray]]] = [[] for _ in range(len(atoms))]
-    for a, b, v in zip(i, j, vectors, strict=True):
-        neighbours[a].append((b, v))
-    whole = pos.copy()
-    placed = np.zeros(len(atoms), dtype=bool)
+    whole, root = walk_bonds(pos, i, j, pos[j] + shift @ cell - pos[i])
     for mol in np.unique(mol_id):
-        members = np.flatnonzero(mol_id == mol)
-        queue = deque([members[0]])
-        placed[members[0]] = True
-        while queue:
-            a = queue.popleft()
-            for b, v in neighbours[a]:
-                if not placed[b]:
-                    whole[b] = whole[a] + v
-                    placed[b] = True
-                    queue.append(b)
-        if not placed[members].all():
+        if len(np.unique(root[mol_id == mol])) > 1:
             raise InputError(
                 f"molecule {mol} is not connected by bonds (a bond is stretched beyond the "
                 "covalent cutoff, or mol_id does not match the bond graph)"

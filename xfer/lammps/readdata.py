@@ -9,7 +9,7 @@ from ase.data import chemical_symbols
 
 from xfer.chem.formula import element_of_mass, hill_formula
 from xfer.chem.molecules import SMILES, get_molecule
-from xfer.chem.system import System
+from xfer.chem.system import System, walk_bonds
 from xfer.errors import InputError
 
 HEADER_KEYS = ("atoms", "bonds", "atom types", "bond types")
@@ -97,23 +97,11 @@ def read_system(path: Path) -> System:
 
 
 def _make_whole(system: System) -> None:
-    """Shift atoms by lattice vectors so every bond is shorter than half the cell."""
-    inv = np.linalg.inv(system.cell)
-    adjacency: dict[int, list[int]] = {i: [] for i in range(system.n_atoms)}
-    for i, j in system.bonds:
-        adjacency[i].append(j)
-        adjacency[j].append(i)
-    seen = np.zeros(system.n_atoms, bool)
-    for root in range(system.n_atoms):
-        if seen[root]:
-            continue
-        seen[root] = True
-        stack = [root]
-        while stack:
-            i = stack.pop()
-            for j in adjacency[i]:
-                if not seen[j]:
-                    d = system.positions[j] - system.positions[i]
-                    system.positions[j] -= np.round(d @ inv) @ system.cell
-                    seen[j] = True
-                    stack.append(j)
+    """Shift atoms by lattice vectors so every bond is its minimum image (molecules whole)."""
+    if not system.bonds:
+        return
+    pairs = np.array(system.bonds, dtype=int)
+    i, j = np.concatenate([pairs[:, 0], pairs[:, 1]]), np.concatenate([pairs[:, 1], pairs[:, 0]])
+    d = system.positions[j] - system.positions[i]
+    d -= np.round(d @ np.linalg.inv(system.cell)) @ system.cell
+    system.positions[:] = walk_bonds(system.positions, i, j, d)[0]
