@@ -18,13 +18,18 @@ from pathlib import Path
 CHUNK_BYTES = 1 << 20  # files are hashed in 1 MiB chunks (datasets can be large)
 
 
-def file_sha256(path: Path) -> str:
-    """SHA-256 (hex) of a file's bytes."""
-    digest = hashlib.sha256()
+def file_digest(path: Path, algorithm: str = "sha256") -> str:
+    """Hex digest of a file's bytes (``hashlib`` algorithm name), read in chunks."""
+    digest = hashlib.new(algorithm)
     with open(path, "rb") as fh:
         for chunk in iter(lambda: fh.read(CHUNK_BYTES), b""):
             digest.update(chunk)
     return digest.hexdigest()
+
+
+def file_sha256(path: Path) -> str:
+    """SHA-256 (hex) of a file's bytes: the hash xfer records for data and models."""
+    return file_digest(path, "sha256")
 
 
 def library_versions(names: Iterable[str], missing: str | None = None) -> dict[str, str]:

@@ -14,7 +14,6 @@ has no descriptor for (QUIP would silently give that atom zero energy and force)
 
 from __future__ import annotations
 
-import hashlib
 import re
 import xml.etree.ElementTree as ET
 from collections.abc import Iterable
@@ -25,6 +24,7 @@ from ase.data import chemical_symbols
 
 from xfer.backends.common import per_file_version
 from xfer.errors import InputError
+from xfer.provenance import file_digest
 
 _SINGLE_Z = re.compile(r"(?:^|\s)(?:Z|Z1|Z2)=(\d+)")
 _LIST_Z = re.compile(r"species_Z=\{([^}]*)\}")
@@ -50,11 +50,7 @@ class GapModelInfo:
 @per_file_version("GAP sparseX file")
 def _md5(path: str) -> str:
     """md5 hex digest of ``path`` (cached per file version: sparseX files can be large)."""
-    digest = hashlib.md5()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
+    return file_digest(Path(path), "md5")
 
 
 def _descriptor_species(texts: Iterable[str]) -> set[int]:
