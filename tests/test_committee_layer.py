@@ -30,7 +30,6 @@ class SeededLJ(Backend):
     """'Training' picks LJ parameters from the seed; counts calls to detect reuse."""
 
     name = "seeded-lj"
-    lammps_pair_style = "lj/cut"
     calls: list[int] = []
 
     def train(self, train_file, valid_file, out_dir, seed, hyper) -> TrainedModel:
