@@ -5,91 +5,30 @@ with SIGKILL mid-way and restarted must redo only unfinished tasks and give the 
 from __future__ import annotations
 
 import json
-import os
-import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
-import numpy as np
 import pytest
-from fixtures.structures import molecular_box, rattled_molecule
+from fixtures.campaign import (
+    campaign_command,
+    done_markers,
+    kill_when,
+    write_campaign,
+    write_dataset_dir,
+)
 
 from xfer.cli import main
-from xfer.data.e0 import isolated_atoms
-from xfer.data.frames import tag_frame
-from xfer.data.labelling import label_frames
-from xfer.data.reference import ReferenceSpec
-from xfer.data.store import write_dataset
 from xfer.workflow.campaign import load_campaign
 from xfer.workflow.dag import build_plan
 from xfer.workflow.store import TaskStore
 
-CAMPAIGN = """
-[campaign]
-name = "tiny"
-parsl = "local-threads"
-[dataset]
-path = "{dataset}"
-valid_fraction = 0.0
-[training]
-recipes = ["OPLS"]
-committee = 2
-[training.architectures]
-gap = {{ preset = "tiny" }}
-[md]
-mix = {{ EC = 2, EMC = 2 }}
-time_ps = 0.02
-thermo_every = 1
-dump_every = 2
-check_every = 5
-[md.npt]
-density = 1.1
-[analysis]
-equilibration_ps = 0.004
-block_ps = 0.01
-block_spacing_ps = 0.002
-ballistic_ps = 0.001
-density_min_blocks = 2
-[reference]
-arch = "gap"
-recipe = "OPLS"
-"""
-
 
 @pytest.fixture(scope="module")
 def campaign_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A labelled dataset (3 periodic EC+EMC boxes as opls, 4 molecules, e0) and its campaign."""
+    """The tiny labelled dataset and its campaign (committee of 2, local-threads)."""
     root = tmp_path_factory.mktemp("campaign")
-    rng = np.random.default_rng(3)
-    opls = [
-        tag_frame(molecular_box(["EC", "EMC"], np.eye(3) * 7.5, seed=k), "opls", "EC1EMC1",
-                  f"opls-{k}")
-        for k in range(3)
-    ]  # fmt: skip
-    sm = [
-        tag_frame(rattled_molecule(name, rng), "sm", f"{name}1", f"sm-{name}-{k}")
-        for name in ("EC", "EMC")
-        for k in range(2)
-    ]
-    groups = {"opls": opls, "sm": sm, "e0": isolated_atoms(["C", "H", "O"])}
-    spec = ReferenceSpec("tblite", {"method": "GFN2-xTB"})
-    labelled = {
-        tag: label_frames(frames, root / f"{tag}.jsonl", spec, progress=False).labelled
-        for tag, frames in groups.items()
-    }
-    write_dataset(root / "dataset", labelled)
-    path = root / "tiny.toml"
-    path.write_text(CAMPAIGN.format(dataset=root / "dataset"))
-    return path
-
-
-def _done_markers(out: Path) -> dict[str, dict]:
-    return {
-        str(p.parent.relative_to(out)): json.loads(p.read_text())
-        for p in sorted((out / "tasks").glob("*/*/done.json"))
-    }
+    return write_campaign(root, write_dataset_dir(root))
 
 
 @pytest.fixture(scope="module")
@@ -104,7 +43,7 @@ def test_tiny_campaign_runs_resumes_and_reports(campaign_file, uninterrupted, ca
     plan = build_plan(load_campaign(campaign_file))
     store = TaskStore(out)
     assert all(store.state(t)[0] == "done" for t in plan.tasks)
-    markers = _done_markers(out)
+    markers = done_markers(out)
     assert len(markers) == len(plan.tasks) == 12
     for member in plan.members:  # one model per seed, exported for LAMMPS, a run per ensemble
         train = store.outputs("train", plan.train[member].key)
@@ -125,7 +64,7 @@ def test_tiny_campaign_runs_resumes_and_reports(campaign_file, uninterrupted, ca
     # a second run finds everything done: nothing is submitted, no marker changes
     assert main(["campaign", "run", str(campaign_file), "--out", str(out)]) == 0
     assert "0 tasks run, 12 reused" in capsys.readouterr().out
-    assert _done_markers(out) == markers
+    assert done_markers(out) == markers
     assert main(["campaign", "status", str(campaign_file), "--out", str(out)]) == 0
     status = capsys.readouterr().out
     assert "│ all     │    12 │   12 │" in status
@@ -137,32 +76,22 @@ def test_sigkill_mid_campaign_then_restart_redoes_only_unfinished(
     campaign_file, uninterrupted, tmp_path
 ):
     out = tmp_path / "out"
-    command = [sys.executable, "-m", "xfer.cli", "campaign", "run", str(campaign_file),
-               "--out", str(out)]  # fmt: skip
-    log = open(tmp_path / "first.log", "wb")
-    proc = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
-    deadline = time.time() + 600
-    md_dir = out / "tasks" / "md"
-    while time.time() < deadline and proc.poll() is None:
-        finished_md = len(list(md_dir.glob("*/done.json")))
-        if finished_md >= 1:  # some MD done, the rest still running or waiting
-            break
-        time.sleep(0.2)
-    assert proc.poll() is None, "the campaign ended before it could be killed"
-    os.kill(proc.pid, signal.SIGKILL)
-    proc.wait()
-    log.close()
-    before = _done_markers(out)
+    command = campaign_command(campaign_file, out)
+    with open(tmp_path / "first.log", "wb") as log:
+        proc = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
+        # some MD done, the rest still running or waiting
+        kill_when(proc, lambda: any((out / "tasks" / "md").glob("*/done.json")), 600)
+    before = done_markers(out)
     assert 0 < len(before) < 12
     time.sleep(1.0)  # workers die with their parent (PR_SET_PDEATHSIG)
-    assert _done_markers(out) == before, "a worker outlived the killed campaign"
+    assert done_markers(out) == before, "a worker outlived the killed campaign"
     plan = build_plan(load_campaign(campaign_file))
     states = [TaskStore(out).state(t)[0] for t in plan.tasks]
     assert "running" not in states
     restart = subprocess.run(command, capture_output=True, text=True, timeout=900)
     assert restart.returncode == 0, restart.stdout + restart.stderr
     assert f"{len(before)} reused" in restart.stdout
-    after = _done_markers(out)
+    after = done_markers(out)
     assert len(after) == 12
     for task, marker in before.items():  # finished tasks were not rerun: same try, same times
         assert after[task] == marker

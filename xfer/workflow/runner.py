@@ -67,8 +67,9 @@ def run_campaign(
     plan = build_plan(campaign)
     store = TaskStore(out)
     save_campaign_copy(campaign, out)
-    stop_stale_executors(out / "runinfo")
+    stale = stop_stale_executors(out / "runinfo")
     config = load_profile(profile, out / "runinfo", workers)
+    cancel_stale_jobs(config, stale)
     apps = {kind: app_for(kind, [e.label for e in config.executors]) for kind in KINDS}
     summary = RunSummary(total=len(plan.tasks), reused=0)
     futures: dict[str, concurrent.futures.Future] = {}
@@ -164,12 +165,18 @@ PROCESSES = "processes.json"
 
 
 def record_executors(dfk, runinfo: Path) -> None:
-    """Note this campaign's pid and its local Parsl processes (interchange, worker pools);
-    rewritten only when they change."""
+    """Note this campaign's pid, its local Parsl processes (interchange, worker pools) and
+    its batch jobs (worker pools a scheduler runs); rewritten only when they change."""
     from parsl.providers import LocalProvider
 
-    record: dict = {"owner": os.getpid(), "host": os.uname().nodename, "pids": [], "groups": []}
-    for executor in dfk.executors.values():
+    record: dict = {
+        "owner": os.getpid(),
+        "host": os.uname().nodename,
+        "pids": [],
+        "groups": [],
+        "jobs": {},
+    }
+    for label, executor in dfk.executors.items():
         proc = getattr(executor, "interchange_proc", None)
         if proc is not None:
             record["pids"].append(proc.pid)
@@ -178,6 +185,8 @@ def record_executors(dfk, runinfo: Path) -> None:
             for job in provider.resources.values():
                 with contextlib.suppress(ProcessLookupError, TypeError, ValueError):
                     record["groups"].append(os.getpgid(int(job["remote_pid"])))
+        elif provider is not None and provider.resources:
+            record["jobs"][label] = sorted(provider.resources)
     path = runinfo / PROCESSES
     with contextlib.suppress(OSError, ValueError):
         if json.loads(path.read_text()) == record:
@@ -185,16 +194,18 @@ def record_executors(dfk, runinfo: Path) -> None:
     write_json(path, record)
 
 
-def stop_stale_executors(runinfo: Path) -> None:
+def stop_stale_executors(runinfo: Path) -> dict:
     """Refuse to run beside a live campaign on the same results; end a killed one's Parsl
-    processes (a SIGKILLed client leaves its interchange and local worker pool behind)."""
+    processes (a SIGKILLed client leaves its interchange and local worker pool behind).
+    Returns the killed campaign's record (its batch jobs are cancelled once the new
+    profile's providers exist, see :func:`cancel_stale_jobs`)."""
     path = runinfo / PROCESSES
     try:
         record = json.loads(path.read_text())
     except (OSError, ValueError):
-        return
-    if record.get("host") != os.uname().nodename:
-        return
+        return {}
+    if not isinstance(record, dict) or record.get("host") != os.uname().nodename:
+        return {}
     owner = int(record.get("owner", 0))
     try:
         cmdline = Path(f"/proc/{owner}/cmdline").read_bytes()
@@ -209,3 +220,26 @@ def stop_stale_executors(runinfo: Path) -> None:
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(int(group), signal.SIGKILL)
     path.unlink(missing_ok=True)
+    return record
+
+
+def cancel_stale_jobs(config, record: dict) -> None:
+    """Cancel the batch jobs of a killed campaign through the provider of the executor with
+    the same label (their worker pools would otherwise hold nodes until their walltime or
+    heartbeat runs out, and keep running tasks whose locks the new run waits for)."""
+    from parsl.jobs.states import JobState, JobStatus
+
+    jobs = record.get("jobs") or {}
+    for executor in config.executors:
+        ids = [str(j) for j in jobs.get(executor.label, [])]
+        provider = getattr(executor, "provider", None)
+        if not ids or provider is None:
+            continue
+        for job in ids:  # the provider cancels (and marks) only jobs it knows
+            provider.resources.setdefault(
+                job, {"job_id": job, "status": JobStatus(JobState.UNKNOWN)}
+            )
+        with contextlib.suppress(Exception):  # a job that already ended is no error
+            provider.cancel(ids)
+        for job in ids:
+            provider.resources.pop(job, None)

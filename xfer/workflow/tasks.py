@@ -230,6 +230,7 @@ def execute(root: str, task: dict[str, Any]) -> dict[str, Any]:
                 "finished": now(),
                 "wall_s": round(time.perf_counter() - clock, 3),
                 "host": os.uname().nodename,
+                "batch_job": batch_job(),
                 "code_version": task["code_version"],
                 "note": result.pop("note", ""),
                 "result": result,
@@ -243,6 +244,11 @@ def execute(root: str, task: dict[str, Any]) -> dict[str, Any]:
             {"reason": reason, "attempt": number, "log": f"{attempt.name}/worker.log"},
         )
         raise TaskFailed(f"{task['label']}: {reason}")
+
+
+def batch_job() -> str | None:
+    """The Slurm or PBS job this task ran in (None outside a batch job)."""
+    return os.environ.get("SLURM_JOB_ID") or os.environ.get("PBS_JOBID")
 
 
 def _failure_reason(attempt: Path, code: int) -> str:
