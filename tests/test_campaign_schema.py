@@ -109,17 +109,19 @@ def test_cli_reports_bad_file_and_profile_in_one_line(tmp_path, capsys):
     code = main(["campaign", "run", str(EXAMPLES / "paper.toml"), "--parsl", "nowhere"])
     err = capsys.readouterr().err
     assert code == 2 and len(err.strip().splitlines()) == 1
-    assert "allowed: local, local-threads, pbs, slurm-gpu" in err
+    assert "allowed: local, local-threads, pbs, slurm-cpu, slurm-gpu" in err
 
 
 def test_bundled_profiles_make_parsl_configs(tmp_path):
-    assert {"local", "local-threads", "slurm-gpu", "pbs"} <= set(profile_names())
+    assert {"local", "local-threads", "slurm-cpu", "slurm-gpu", "pbs"} <= set(profile_names())
     threads = load_profile("local-threads", tmp_path / "a", workers=3)
     assert threads.executors[0].max_threads == 3
     local = load_profile("local", tmp_path / "b", workers=2)
     assert local.executors[0].max_workers_per_node == 2
     labels = {e.label for e in load_profile("slurm-gpu", tmp_path / "c").executors}
     assert labels == {"gpu", "cpu"}
+    [cpu] = load_profile("slurm-cpu", tmp_path / "e").executors  # slurm-gpu's CPU executor
+    assert cpu.label == "cpu" and not cpu.available_accelerators
     gpu = next(e for e in load_profile("pbs", tmp_path / "d").executors if e.label == "gpu")
     assert gpu.available_accelerators
 
