@@ -5,6 +5,7 @@ with SIGKILL mid-way and restarted must redo only unfinished tasks and give the 
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import time
 from pathlib import Path
@@ -33,8 +34,13 @@ def campaign_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def uninterrupted(campaign_file: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The whole campaign in one go, its output (not a terminal) in ``run.log`` beside it,
+    with a progress heartbeat every 2 s."""
     out = tmp_path_factory.mktemp("uninterrupted") / "out"
-    assert main(["campaign", "run", str(campaign_file), "--out", str(out)]) == 0
+    with open(out.parent / "run.log", "w") as log:
+        command = campaign_command(campaign_file, out, "--heartbeat", "2")
+        run = subprocess.run(command, stdout=log, stderr=subprocess.STDOUT, timeout=600)
+    assert run.returncode == 0, (out.parent / "run.log").read_text()
     return out
 
 
@@ -68,6 +74,35 @@ def test_tiny_campaign_runs_resumes_and_reports(campaign_file, uninterrupted, ca
     assert main(["campaign", "status", str(campaign_file), "--out", str(out)]) == 0
     status = capsys.readouterr().out
     assert "│ all     │    12 │   12 │" in status
+
+
+def test_log_shows_task_starts_and_heartbeats_while_tasks_run(uninterrupted):
+    lines = (uninterrupted.parent / "run.log").read_text().splitlines()
+    ends = {m.group(1): i for i, ln in enumerate(lines) if (m := END.match(ln))}
+    starts = {m.group(1): i for i, ln in enumerate(lines) if (m := START.match(ln))}
+    assert len(ends) == 12 and set(starts) == set(ends)
+    assert all(starts[label] < ends[label] for label in ends)
+    beats = [i for i, ln in enumerate(lines) if HEARTBEAT.match(ln)]
+    assert len(beats) >= 3
+    # a heartbeat lists running tasks with their progress, before those tasks end
+    seen: dict[str, list[str]] = {}
+    for i in beats:
+        for line in lines[i + 1 :]:
+            if not (m := RUNNING.match(line)):
+                break
+            label, facts = m.groups()
+            assert starts[label] < i < ends[label], line
+            seen.setdefault(label.split()[0], []).append(facts)
+    md = [f for f in seen.get("md", []) if (m := MD_STEPS.match(f)) and 0 < int(m[1]) < int(m[2])]
+    assert md, seen  # an MD run caught mid-way: step n of N and its simulated time
+    assert any(f.startswith("train") for f in seen.get("train", [])), seen
+
+
+START = re.compile(r"^started (.+) on \S+ \(try 1\)$")
+END = re.compile(r"^\[\d+/12\] ✓ (.+) \(\d+ s\)")
+HEARTBEAT = re.compile(r"^heartbeat \S+: \d+/12 done, [1-9]\d* running, \d+ waiting$")
+RUNNING = re.compile(r"^  (.+?): (.+); running \S+$")
+MD_STEPS = re.compile(r"^md (\d+)/(\d+) steps \([\d.e-]+/[\d.e-]+ ps\)")
 
 
 @pytest.mark.slow

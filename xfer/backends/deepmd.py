@@ -32,6 +32,7 @@ from xfer.backends.common import TrainingSets
 from xfer.data.frames import ENERGY_KEY, FORCES_KEY, VIRIAL_KEY
 from xfer.errors import EnvironmentProblem, InputError
 from xfer.lammps.pair import PairSpec
+from xfer.progress import TailWatcher, report
 
 MODEL_FILE = "model.pth"
 LOG_TAIL_LINES = 15  # dp's error sits among its last lines, with no fixed marker
@@ -176,6 +177,15 @@ def _write_system(frames: list[Atoms], type_map: Sequence[str], path: Path, peri
         (path / "nopbc").write_text("")
 
 
+def last_step(lines: list[str]) -> int | None:
+    """Training step of the last row of a tail of dp's lcurve.out (``#`` header lines)."""
+    for line in reversed(lines):
+        head = line.split(maxsplit=1)[0] if line.strip() else ""
+        if head.isdigit():
+            return int(head)
+    return None
+
+
 def run_dp(steps: Sequence[Sequence[str]], workdir: Path, log: Path) -> None:
     """Run ``dp --pt <step>`` for each step in one process (one start-up), in ``workdir``."""
     args = [arg for step in steps for arg in (STEP_SEPARATOR, *step)][1:]
@@ -287,7 +297,10 @@ class DeepmdBackend(Backend):
         )
         log = out_dir / "train.log"
         frozen = out_dir / "model.freezing.pth"
-        run_dp([["train", "input.json"], ["freeze", "-o", frozen.name]], out_dir, log)
+        steps = int(hyper["numb_steps"])
+        curve = out_dir / "lcurve.out"
+        with TailWatcher(curve, last_step, lambda n: report("train", n, steps, "steps")):
+            run_dp([["train", "input.json"], ["freeze", "-o", frozen.name]], out_dir, log)
         if not frozen.exists():
             raise EnvironmentProblem(f"deepmd training wrote no frozen model; see {log}")
         model_path = out_dir / MODEL_FILE

@@ -32,6 +32,7 @@ from xfer.backends.gap_files import GapModelInfo, inspect_model
 from xfer.data.frames import CONFIG_TYPE, ENERGY_KEY, FORCES_KEY, VIRIAL_KEY
 from xfer.errors import InputError
 from xfer.lammps.pair import PairSpec
+from xfer.progress import report
 from xfer.runtime import PLUGIN_DIR
 
 MODEL_FILE = "gap.xml"
@@ -251,6 +252,7 @@ class GapBackend(Backend):
             format="extxyz",
         )
         args = gap_fit_args(hyper, e0, train_name, MODEL_FILE, seed)
+        report("train", detail=f"gap_fit on {len(sets.fit)} frames")  # no steps to count
         run_gap_fit(args, fit_dir, fit_dir / "gap_fit.log")
         info = inspect_model(_install_model(fit_dir, out_dir))
         meta = {

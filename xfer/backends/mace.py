@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import shutil
 from collections.abc import Sequence
 from functools import cache
@@ -31,6 +32,7 @@ from xfer.backends.common import TrainingSets
 from xfer.data.frames import ENERGY_KEY, FORCES_KEY, STRESS_KEY, VIRIAL_KEY
 from xfer.errors import EnvironmentProblem, InputError
 from xfer.lammps.pair import PairSpec
+from xfer.progress import TailWatcher, report
 from xfer.runtime import PLUGIN_DIR
 
 MODEL_FILE = "mace.model"
@@ -90,6 +92,19 @@ def train_args(hyper: dict[str, Any]) -> list[str]:
         else:
             args.append(f"{flag}={value}")
     return args
+
+
+_EPOCH_RE = re.compile(r"\bEpoch (\d+): ")
+
+
+def last_epoch(lines: list[str]) -> int | None:
+    """Epochs finished, from the tail of mace_run_train's log (``Epoch <k>: ...`` lines,
+    counted from 0, after each evaluation)."""
+    for line in reversed(lines):
+        match = _EPOCH_RE.search(line)
+        if match:
+            return int(match.group(1)) + 1
+    return None
 
 
 def _check_device(device: str) -> None:
@@ -268,14 +283,16 @@ class MaceBackend(Backend):
             *train_args(hyper),
         ]  # fmt: skip
         log = work / "train.log"
-        common.run_tool(
-            [common.find_executable("mace_run_train", PACKAGE), *args],
-            work,
-            log,
-            "mace_run_train",
-            markers=("Error", "error:"),
-            env=TORCH_ENV,
-        )
+        epochs = hyper.get("max_num_epochs")
+        with TailWatcher(log, last_epoch, lambda n: report("train", n, epochs, "epochs")):
+            common.run_tool(
+                [common.find_executable("mace_run_train", PACKAGE), *args],
+                work,
+                log,
+                "mace_run_train",
+                markers=("Error", "error:"),
+                env=TORCH_ENV,
+            )
         produced = next(
             (work / n for n in ("mace_stagetwo.model", "mace.model") if (work / n).is_file()),
             None,

@@ -40,6 +40,14 @@ def run(
     workers: Annotated[
         int | None, typer.Option("--workers", help="tasks at once (local profiles)")
     ] = None,
+    heartbeat: Annotated[
+        float,
+        typer.Option(
+            "--heartbeat",
+            min=1,
+            help="seconds between progress heartbeats when stdout is not a terminal",
+        ),
+    ] = 60.0,
 ) -> None:
     """Run (or resume) every unfinished task of the campaign, then write the report."""
     from xfer.workflow.dag import print_dry_run
@@ -53,7 +61,9 @@ def run(
     if dry_run:
         print_dry_run(plan, store, console)
         return
-    summary = run_campaign(campaign, store.out, profile, console, workers=workers)
+    summary = run_campaign(
+        campaign, store.out, profile, console, workers=workers, heartbeat_s=heartbeat
+    )
     console.print(
         f"{summary.ran} tasks run, {summary.reused} reused, {len(summary.failed)} failed, "
         f"{len(summary.skipped)} skipped in {summary.wall_s:.0f} s",

@@ -29,6 +29,7 @@ from xfer.data.sm import single_molecule_frames
 from xfer.data.store import Dataset, read_frames, write_dataset, write_frames
 from xfer.data.volume_scan import volume_scan
 from xfer.errors import InputError
+from xfer.progress import report
 
 WORK = "work"
 
@@ -60,6 +61,7 @@ def _stage(work: Path, tag: str, generate: Callable[[], list[Atoms]]) -> list[At
     """Pending frames of ``tag``: generated once, stored, and always read back from disk."""
     path = work / f"{tag}.pending.extxyz"
     if not path.exists():
+        report(f"generate {tag}")
         frames = generate()
         if not frames:
             return []

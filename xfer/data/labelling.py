@@ -34,6 +34,7 @@ from xfer.data.reference import (
     make_calculator,
 )
 from xfer.errors import InputError, XferError
+from xfer.progress import report
 
 MAX_REASON = 500
 
@@ -119,12 +120,14 @@ def label_frames(
         mininterval=1.0,
         dynamic_ncols=True,
     )
+    report(desc, len(frames) - len(todo), len(frames), "frames")
     try:
         for record in _compute(todo, spec, workers, scratch):
             append_record(fd, record | {"fingerprint": prints[record["frame_id"]]})
             records[record["frame_id"]] = record
             computed += 1
             bar.update(1)
+            report(desc, len(frames) - len(todo) + computed, len(frames), "frames")
     finally:
         bar.close()
         os.close(fd)

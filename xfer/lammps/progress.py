@@ -6,46 +6,23 @@ the last line of ``thermo.csv`` and report the current step (progress bars, camp
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
 from pathlib import Path
 
+from xfer.progress import TailWatcher
 
-class ThermoWatcher:
+
+def last_thermo_step(lines: list[str]) -> int | None:
+    """The step of the last data row of a thermo.csv tail (rows start with the step)."""
+    for line in reversed(lines):
+        head = line.split(",", 1)[0]
+        if head.isdigit():
+            return int(head)
+    return None
+
+
+class ThermoWatcher(TailWatcher):
     """Call ``callback(step)`` every ``interval`` seconds while the context is active."""
 
     def __init__(self, path: Path, callback: Callable[[int], None], interval: float = 0.5):
-        self.path, self.callback, self.interval = Path(path), callback, interval
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._loop, daemon=True)
-
-    def _last_step(self) -> int | None:
-        try:
-            with open(self.path, "rb") as fh:
-                fh.seek(0, 2)
-                fh.seek(max(0, fh.tell() - 512))
-                lines = fh.read().decode(errors="replace").strip().splitlines()
-        except OSError:
-            return None
-        for line in reversed(lines):
-            head = line.split(",", 1)[0]
-            if head.isdigit():
-                return int(head)
-        return None
-
-    def _loop(self) -> None:
-        while not self._stop.wait(self.interval):
-            step = self._last_step()
-            if step is not None:
-                self.callback(step)
-
-    def __enter__(self) -> ThermoWatcher:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self._stop.set()
-        self._thread.join()
-        step = self._last_step()
-        if step is not None:
-            self.callback(step)
+        super().__init__(path, last_thermo_step, callback, interval)

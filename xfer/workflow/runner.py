@@ -20,13 +20,13 @@ from pathlib import Path
 
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from xfer.atomic import write_json
 from xfer.errors import InputError
 from xfer.workflow.campaign import Campaign
 from xfer.workflow.dag import build_plan
 from xfer.workflow.execution import load_profile
+from xfer.workflow.live import HEARTBEAT_S, LiveView, LogView, TaskWatch
 from xfer.workflow.store import DONE, TaskStore
 from xfer.workflow.tasks import KINDS, app_for
 
@@ -58,8 +58,10 @@ def run_campaign(
     console: Console,
     workers: int | None = None,
     report: bool = True,
+    heartbeat_s: float = HEARTBEAT_S,
 ) -> RunSummary:
-    """Run (or resume) ``campaign`` into ``out`` with the Parsl ``profile``."""
+    """Run (or resume) ``campaign`` into ``out`` with the Parsl ``profile``; without a
+    terminal a progress heartbeat is printed every ``heartbeat_s`` seconds."""
     import parsl
     from parsl.data_provider.files import File
 
@@ -74,6 +76,7 @@ def run_campaign(
     summary = RunSummary(total=len(plan.tasks), reused=0)
     futures: dict[str, concurrent.futures.Future] = {}
     task_of = {}
+    watch = TaskWatch(store)
     dfk = parsl.load(config)
     try:
         record_executors(dfk, out / "runinfo")
@@ -83,6 +86,7 @@ def run_campaign(
                 continue
             upstream = [futures[r.split("/")[1]] for r in task.deps.values()
                         if r.split("/")[1] in futures]  # fmt: skip
+            watch.add(task)
             future = apps[task.kind](
                 str(out),
                 task.as_dict(),
@@ -96,7 +100,14 @@ def run_campaign(
             f"done, {len(futures)} to run on '{profile}' -> {out}",
             highlight=False,
         )
-        _follow(task_of, summary, console, lambda: record_executors(dfk, out / "runinfo"))
+        _follow(
+            task_of,
+            summary,
+            console,
+            watch,
+            lambda: record_executors(dfk, out / "runinfo"),
+            heartbeat_s,
+        )
     finally:
         dfk.cleanup()
         parsl.clear()
@@ -108,57 +119,56 @@ def run_campaign(
     return summary
 
 
-def _follow(task_of: dict, summary: RunSummary, console: Console, tick) -> None:
-    """Wait for every future; a line per finished task and a progress bar; ``tick`` runs
-    about once a second (it records worker pools started after submission)."""
+def _follow(
+    task_of: dict,
+    summary: RunSummary,
+    console: Console,
+    watch: TaskWatch,
+    tick,
+    heartbeat_s: float,
+) -> None:
+    """Wait for every future, showing starts, progress and ends (see xfer.workflow.live);
+    ``tick`` runs about once a second (it records worker pools started after submission)."""
     from parsl.dataflow.errors import DependencyError
 
     pending = set(task_of)
-    columns = (
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
+    view = (
+        LiveView(console, summary.total, summary.reused)
+        if console.is_terminal
+        else LogView(console, summary.total, summary.reused, heartbeat_s)
     )
     count = summary.reused
-    # without a terminal (a log file) the bar is off and every line is printed at once
-    with Progress(
-        *columns, console=console, transient=True, disable=not console.is_terminal
-    ) as progress:
-        bar = progress.add_task("tasks", total=summary.total, completed=summary.reused)
+    with view:
         while pending:
             finished, pending = concurrent.futures.wait(
                 pending, timeout=1.0, return_when=concurrent.futures.FIRST_COMPLETED
             )
             tick()
+            for run in watch.poll():
+                view.started(run)
             for future in finished:
                 task = task_of[future]
+                watch.finish(task)
                 count += 1
                 where = f"[{count}/{summary.total}]"
                 try:
                     done = future.result()
                 except DependencyError:
                     summary.skipped.append(task.label)
-                    progress.console.print(
-                        f"{where} [yellow]-[/] {escape(task.label)}: skipped (upstream failed)",
-                        highlight=False,
+                    view.finished(
+                        f"{where} [yellow]-[/] {escape(task.label)}: skipped (upstream failed)"
                     )
                 except Exception as exc:  # the task's own failure, one line
                     reason = str(exc).strip().splitlines()[0] if str(exc).strip() else repr(exc)
                     summary.failed[task.label] = reason
-                    progress.console.print(
-                        f"{where} [red]x[/] {escape(reason)}", highlight=False, soft_wrap=True
-                    )
+                    view.finished(f"{where} [red]x[/] {escape(reason)}")
                 else:
                     summary.ran += 1
                     note = f" - {escape(done['note'])}" if done.get("note") else ""
-                    progress.console.print(
-                        f"{where} [green]✓[/] {escape(task.label)} ({done['wall_s']:.0f} s){note}",
-                        highlight=False,
-                        soft_wrap=True,
+                    view.finished(
+                        f"{where} [green]✓[/] {escape(task.label)} ({done['wall_s']:.0f} s){note}"
                     )
-                progress.advance(bar)
-            progress.update(bar, description=f"tasks ({len(pending)} left)")
+            view.update(watch)
 
 
 PROCESSES = "processes.json"

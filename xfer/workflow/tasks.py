@@ -26,6 +26,7 @@ from typing import Any
 
 from xfer.atomic import write_json
 from xfer.errors import InputError, XferError
+from xfer.progress import PROGRESS, PROGRESS_ENV, report
 from xfer.workflow.store import (
     DONE,
     FAILED,
@@ -147,7 +148,12 @@ def work_md(spec: dict, deps: dict, attempt: Path, task_dir: Path) -> dict:
         raw["extra_commands"] = tuple(raw.get("extra_commands", ()))
         pair = PairSpec(**raw)
     settings = MDSettings(**spec["settings"], pair=pair)
-    result = run_md(settings, attempt / "run")
+    steps, fs = settings.n_steps, settings.timestep_fs
+
+    def progress(step: int) -> None:
+        report("md", step, steps, "steps", f"{step * fs / 1000:.4g}/{steps * fs / 1000:.4g} ps")
+
+    result = run_md(settings, attempt / "run", progress=progress)
     note = f"t_stab {result['t_stab_ps']:g} ps"
     if result["halted"]:
         note = f"halted ({result['halt_reason']}) at {result['t_stab_ps']:g} ps"
@@ -209,12 +215,13 @@ def execute(root: str, task: dict[str, Any]) -> dict[str, Any]:
         write_json(directory / TASK, task)
         number, attempt = next_attempt(directory)
         started, clock = now(), time.perf_counter()
+        env = dict(os.environ, **{PROGRESS_ENV: str(attempt / PROGRESS)})
         with open(attempt / "worker.log", "wb") as log:
             proc = subprocess.Popen(
                 [sys.executable, "-m", "xfer.workflow.worker", str(directory), attempt.name,
                  str(os.getpid())],
                 stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                start_new_session=True,
+                start_new_session=True, env=env,
             )  # fmt: skip
             record_attempt(directory, number, proc.pid)
             code = proc.wait()

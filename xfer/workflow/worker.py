@@ -1,8 +1,9 @@
 """Worker process of one task try: ``python -m xfer.workflow.worker TASK_DIR ATTEMPT PARENT_PID``.
 
 Dies with its parent (Linux ``PR_SET_PDEATHSIG``), so a SIGKILLed campaign leaves no
-worker writing into a task directory. Writes ``<attempt>/outputs.json`` on success and
-``<attempt>/error.json`` (one-line message plus traceback) on failure.
+worker writing into a task directory. Reports its progress to ``XFER_PROGRESS_FILE``
+(``<attempt>/progress.json``, see :mod:`xfer.progress`). Writes ``<attempt>/outputs.json``
+on success and ``<attempt>/error.json`` (one-line message plus traceback) on failure.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from pathlib import Path
 import xfer  # noqa: F401  (runtime set-up: MPI preload, plugin path, one thread)
 from xfer.atomic import write_json
 from xfer.errors import XferError
+from xfer.progress import report
 from xfer.workflow.store import TASK
 from xfer.workflow.tasks import ERROR, OUTPUTS, WORK, dependency_results
 
@@ -39,6 +41,7 @@ def main(argv: list[str]) -> int:
     attempt = task_dir / attempt_name
     try:
         task = json.loads((task_dir / TASK).read_text())
+        report(task["kind"], detail="setting up")  # until the work reports its phases
         root = task_dir.parents[2]
         deps = dependency_results(root, task["deps"])
         result = WORK[task["kind"]](task["spec"], deps, attempt, task_dir)
