@@ -7,16 +7,21 @@ from __future__ import annotations
 import io
 import json
 import time
+from pathlib import Path
 
 import pytest
 from rich.console import Console
 
 import xfer.progress as progress
+from xfer.backends import get_backend
 from xfer.backends.deepmd import last_step
 from xfer.backends.mace import last_epoch
 from xfer.lammps.progress import ThermoWatcher
+from xfer.workflow.campaign import load_campaign
+from xfer.workflow.dag import build_plan
 from xfer.workflow.live import LiveView, LogView, TaskWatch, describe, duration
-from xfer.workflow.store import ATTEMPT, Task, TaskStore
+from xfer.workflow.status import print_status
+from xfer.workflow.store import ATTEMPT, Task, TaskStore, locked
 
 pytest_plugins = ["conftest_gap"]  # gap_train_file: a tiny xTB-labelled training set
 
@@ -70,8 +75,6 @@ def test_thermo_watcher_follows_a_growing_thermo_csv(tmp_path):
 
 
 def test_real_mace_training_reports_its_epochs(clock, gap_train_file, tmp_path):
-    from xfer.backends import get_backend
-
     hyper = {"preset": "tiny", "max_num_epochs": 2, "num_channels": 8}
     get_backend("mace").train(gap_train_file, gap_train_file, tmp_path / "m", 0, hyper)
     record = json.loads((tmp_path / progress.PROGRESS).read_text())
@@ -155,9 +158,26 @@ def test_live_view_shows_each_running_task_with_its_progress(tmp_path):
         view.progress.refresh()
         shown = out.getvalue()
         assert "started md npt a on n1 (try 1)" in shown
-        assert "md npt a" in shown and "400/2000" in shown and "~30s left" in shown
-        assert "tasks (1 running, 0 waiting)" in shown
+        assert "md npt a" in shown and "md 400/2000 steps, ~30s left" in shown
+        assert "0/2 done, 1 running, 0 waiting" in shown
         watch.finish(task)
         view.finished("[1/2] ✓ md npt a (9 s)")
         view.update(watch)
         assert len(view.rows) == 0
+
+
+def test_status_shows_the_progress_of_running_tasks(tmp_path):
+    plan = build_plan(
+        load_campaign(Path(__file__).resolve().parents[1] / "examples" / "paper.toml")
+    )
+    store = TaskStore(tmp_path)
+    task = plan.tasks[0]
+    directory = store.dir_of(task)
+    out = io.StringIO()
+    with locked(directory):  # held, as by a live try
+        (directory / "attempt-1").mkdir()
+        (directory / ATTEMPT).write_text(json.dumps({"attempt": 1, "host": "n1"}))
+        record = {"phase": "label opls", "done": 12, "total": 40, "unit": "frames"}
+        (directory / "attempt-1" / progress.PROGRESS).write_text(json.dumps(record))
+        print_status(plan, store, Console(file=out, width=200))
+    assert f"running {task.label}: label opls 12/40 frames" in out.getvalue()

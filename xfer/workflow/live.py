@@ -19,7 +19,7 @@ from typing import Any
 
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from xfer.progress import PROGRESS, read_progress
 from xfer.workflow.store import ATTEMPT, Task, TaskStore
@@ -64,6 +64,20 @@ class Running:
     seen: float = field(default_factory=time.monotonic)
 
 
+def latest_attempt(store: TaskStore, task: Task) -> tuple[int, str]:
+    """(number, host) of the task's latest try from its ``attempt.json``; (0, "") if none."""
+    try:
+        info = json.loads((store.dir_of(task) / ATTEMPT).read_text())
+        return int(info["attempt"]), str(info.get("host", ""))
+    except (OSError, ValueError, KeyError, TypeError):
+        return 0, ""
+
+
+def attempt_progress(store: TaskStore, task: Task, attempt: int) -> dict[str, Any] | None:
+    """The progress record of try ``attempt`` of ``task``."""
+    return read_progress(store.dir_of(task) / f"attempt-{attempt}" / PROGRESS)
+
+
 class TaskWatch:
     """Detects started tries of submitted tasks and reads their progress files."""
 
@@ -74,20 +88,13 @@ class TaskWatch:
 
     def add(self, task: Task) -> None:
         """Follow ``task``; call before submitting it (its try may start at once)."""
-        self.waiting[task.key] = (task, self._attempt(task)[0])
-
-    def _attempt(self, task: Task) -> tuple[int, str]:
-        try:
-            info = json.loads((self.store.dir_of(task) / ATTEMPT).read_text())
-            return int(info["attempt"]), str(info.get("host", ""))
-        except (OSError, ValueError, KeyError, TypeError):
-            return 0, ""
+        self.waiting[task.key] = (task, latest_attempt(self.store, task)[0])
 
     def poll(self) -> list[Running]:
         """Tries started since the last poll."""
         started = []
         for key, (task, before) in list(self.waiting.items()):
-            number, host = self._attempt(task)
+            number, host = latest_attempt(self.store, task)
             if number > before:
                 del self.waiting[key]
                 self.running[key] = run = Running(task, number, host)
@@ -99,7 +106,7 @@ class TaskWatch:
         self.running.pop(task.key, None)
 
     def progress(self, run: Running) -> dict[str, Any] | None:
-        return read_progress(self.store.dir_of(run.task) / f"attempt-{run.attempt}" / PROGRESS)
+        return attempt_progress(self.store, run.task, run.attempt)
 
 
 def start_line(run: Running) -> str:
@@ -155,12 +162,12 @@ class LiveView:
         self.progress = Progress(
             TextColumn("{task.description}"),
             BarColumn(),
-            MofNCompleteColumn(),
             TextColumn("{task.fields[status]}"),
             TimeElapsedColumn(),
             console=console,
             transient=True,
         )
+        self.total, self.done = total, done
         self.bar = self.progress.add_task("tasks", total=total, completed=done, status="")
         self.rows: dict[str, Any] = {}
 
@@ -179,6 +186,7 @@ class LiveView:
 
     def finished(self, line: str) -> None:
         self.progress.console.print(line, highlight=False, soft_wrap=True)
+        self.done += 1
         self.progress.advance(self.bar)
 
     def update(self, watch: TaskWatch) -> None:
@@ -194,5 +202,6 @@ class LiveView:
             )
         self.progress.update(
             self.bar,
-            description=f"tasks ({len(watch.running)} running, {len(watch.waiting)} waiting)",
+            status=f"{self.done}/{self.total} done, {len(watch.running)} running, "
+            f"{len(watch.waiting)} waiting",
         )

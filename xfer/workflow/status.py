@@ -2,7 +2,8 @@
 
 Read from the task directories only (no Parsl): a live lock is *running*, ``failed.json``
 is *failed*, a try without a marker whose process is gone is *interrupted* (redone on the
-next run). Halted MD runs are finished results and are listed as such.
+next run); running tasks show their try's progress (``progress.json``). Halted MD runs
+are finished results and are listed as such.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from xfer.workflow.dag import Plan, print_counts
+from xfer.workflow.live import attempt_progress, describe, latest_attempt
 from xfer.workflow.store import TaskStore
 
 
@@ -38,7 +40,12 @@ def print_status(plan: Plan, store: TaskStore, console: Console) -> dict[str, in
             soft_wrap=True,
         )
     for task in running:
-        console.print(f"[cyan]running[/] {escape(task.label)}", highlight=False)
+        record = attempt_progress(store, task, latest_attempt(store, task)[0])
+        console.print(
+            f"[cyan]running[/] {escape(task.label)}: {escape(describe(record))}",
+            highlight=False,
+            soft_wrap=True,
+        )
     for task, detail in halted:
         console.print(
             f"[yellow]halted (a result)[/] {escape(task.label)}: {escape(detail)}", highlight=False
