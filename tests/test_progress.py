@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 import pytest
+from conftest_deepmd import TEST_STEPS
 from rich.console import Console
 
 import xfer.progress as progress
@@ -17,13 +18,17 @@ from xfer.backends import get_backend
 from xfer.backends.deepmd import last_step
 from xfer.backends.mace import last_epoch
 from xfer.lammps.progress import ThermoWatcher
+from xfer.progress import tail_lines
 from xfer.workflow.campaign import load_campaign
 from xfer.workflow.dag import build_plan
 from xfer.workflow.live import LiveView, LogView, TaskWatch, describe, duration
 from xfer.workflow.status import print_status
 from xfer.workflow.store import ATTEMPT, Task, TaskStore, locked
 
-pytest_plugins = ["conftest_gap"]  # gap_train_file: a tiny xTB-labelled training set
+pytest_plugins = [
+    "conftest_gap",  # gap_train_file: a tiny xTB-labelled training set
+    "conftest_deepmd",  # deepmd_models_root: a tiny committee trained by `xfer train`
+]
 
 
 @pytest.fixture
@@ -181,3 +186,9 @@ def test_status_shows_the_progress_of_running_tasks(tmp_path):
         (directory / "attempt-1" / progress.PROGRESS).write_text(json.dumps(record))
         print_status(plan, store, Console(file=out, width=200))
     assert f"running {task.label}: label opls 12/40 frames" in out.getvalue()
+
+
+def test_real_deepmd_learning_curve_gives_its_last_step(deepmd_models_root):
+    curves = sorted(deepmd_models_root.rglob("lcurve.out"))
+    assert curves, "deepmd wrote no lcurve.out"
+    assert last_step(tail_lines(curves[0])) == TEST_STEPS
