@@ -24,11 +24,6 @@ from xfer.workflow.live import LiveView, LogView, TaskWatch, describe, duration
 from xfer.workflow.status import print_status
 from xfer.workflow.store import ATTEMPT, Task, TaskStore, locked
 
-pytest_plugins = [
-    "conftest_gap",  # gap_train_file: a tiny xTB-labelled training set
-    "conftest_deepmd",  # deepmd_models_root: a tiny committee trained by `xfer train`
-]
-
 
 @pytest.fixture
 def clock(monkeypatch, tmp_path):
