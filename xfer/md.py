@@ -25,12 +25,18 @@ from xfer.chem.molecules import composition_label
 from xfer.chem.packing import pack
 from xfer.chem.units import ATM_TO_BAR
 from xfer.errors import InputError
+from xfer.jsonfiles import read_json
 from xfer.lammps.bond_alarm import ALARM_ENERGY, TABLE_POINTS, BondCriterion, write_tables
 from xfer.lammps.pair import CLASSICAL, EnginePotential, PairSpec
 from xfer.lammps.progress import ThermoWatcher
 from xfer.lammps.readdata import read_system
 from xfer.lammps.runner import LammpsRun
 from xfer.lammps.templates import render
+
+MAX_ATOMS = 20_000  # soft limit (--force lifts it): packing alone takes minutes beyond
+MAX_STEPS = 20_000_000  # soft limit: 10 ns at 0.5 fs, days on a workstation
+LAMMPS_MAX_STEPS = 2**31 - 1  # hard: LAMMPS' run command takes a 32-bit step count
+RESULT_FIX = "delete it (the run is then redone) or rerun with --force"
 
 
 class MDSettings(BaseModel):
@@ -135,13 +141,70 @@ def prepare_run(settings: MDSettings, out_dir: Path) -> dict[str, Any]:
     return {"system": system, "bond_types": rows, "elements": info.elements}
 
 
-def finished_result(settings: MDSettings, out_dir: Path) -> dict[str, Any] | None:
-    """The stored result of an identical finished run in ``out_dir``, if any."""
+def n_atoms_requested(settings: MDSettings) -> int:
+    """Atoms of the system the run would simulate, known before packing or reading it all."""
+    if settings.data is not None:
+        return read_system(settings.data).n_atoms
+    from xfer.chem.molecules import get_molecule
+
+    return sum(count * get_molecule(name).n_atoms for name, count in (settings.mix or {}).items())
+
+
+def check_limits(settings: MDSettings, force: bool = False) -> None:
+    """Refuse absurd sizes and lengths (typos such as 1e12 ps) before any work starts."""
+    steps = settings.n_steps
+    if steps > LAMMPS_MAX_STEPS:
+        raise InputError(
+            f"{settings.time_ps:g} ps at {settings.timestep_fs:g} fs is {steps:.3g} steps; "
+            f"LAMMPS runs at most {LAMMPS_MAX_STEPS} steps in one run"
+        )
+    if force:
+        return
+    if steps > MAX_STEPS:
+        raise InputError(
+            f"{settings.time_ps:g} ps at {settings.timestep_fs:g} fs is {steps:.3g} steps, "
+            f"more than the limit of {MAX_STEPS:.0e} (days of compute); check --time-ps, "
+            "or add --force to run it anyway"
+        )
+    if settings.mix is not None and (atoms := n_atoms_requested(settings)) > MAX_ATOMS:
+        raise InputError(
+            f"--mix {','.join(f'{k}:{n}' for k, n in settings.mix.items())} is {atoms} atoms, more than the limit of "
+            f"{MAX_ATOMS} (packing and MD would take hours); use fewer molecules, "
+            "or add --force to run it anyway"
+        )
+
+
+def finished_result(
+    settings: MDSettings, out_dir: Path, replace: bool = False
+) -> dict[str, Any] | None:
+    """The stored result of an identical finished run in ``out_dir``, if any.
+
+    A finished run with other settings is never silently replaced: unless ``replace``, it
+    is an error naming the settings that differ.
+    """
     path = out_dir / "result.json"
     if not path.exists():
         return None
-    result = json.loads(path.read_text())
-    return result if result.get("settings") == settings.fingerprint() else None
+    result = read_json(path, RESULT_FIX)
+    stored, wanted = result.get("settings"), settings.fingerprint()
+    if stored == wanted:
+        return result
+    if not replace:
+        raise InputError(
+            f"{out_dir} holds a finished run with other settings ({_differences(stored, wanted)}); "
+            "use another --out, or --force to replace it"
+        )
+    return None
+
+
+def _differences(stored: Any, wanted: dict[str, Any], shown: int = 4) -> str:
+    """``key: old -> new`` for the first few settings that differ."""
+    if not isinstance(stored, dict):
+        return "no settings recorded"
+    keys = [k for k in wanted if stored.get(k) != wanted[k]]
+    keys += [k for k in stored if k not in wanted]
+    text = ", ".join(f"{k}: {stored.get(k)!r} -> {wanted.get(k)!r}" for k in keys[:shown])
+    return text + (f", ... {len(keys) - shown} more" if len(keys) > shown else "")
 
 
 def run_md(
@@ -149,23 +212,33 @@ def run_md(
     out_dir: Path,
     force: bool = False,
     progress: Callable[[int], None] | None = None,
+    stage: Callable[[str], None] | None = None,
 ) -> dict[str, Any]:
     """Run (or reuse) one MD simulation in ``out_dir``; return the result.json content.
 
-    ``progress(step)`` is called about twice a second while LAMMPS runs.
+    ``force`` reruns a finished run, replaces one with other settings and lifts the size
+    and length limits (:func:`check_limits`). ``progress(step)`` is called about twice a
+    second while LAMMPS runs; ``stage(text)`` names each set-up step as it starts.
     """
     out_dir = Path(out_dir).resolve()
+    if out_dir.exists() and not out_dir.is_dir():
+        raise InputError(f"--out {out_dir} is an existing file, not a run directory")
     if not force and (done := finished_result(settings, out_dir)) is not None:
         return done
+    check_limits(settings, force)
+    stage = stage or (lambda text: None)
     fresh = not out_dir.exists()
     if not fresh:  # an unfinished or different run: start it again from scratch
         (out_dir / "result.json").unlink(missing_ok=True)
+    stage(f"reading {settings.data.name}" if settings.data else
+          f"packing {composition_label(settings.mix or {})}")  # fmt: skip
     try:
         prepared = prepare_run(settings, out_dir)
     except Exception:
         if fresh:
             shutil.rmtree(out_dir, ignore_errors=True)
         raise
+    stage(f"{settings.ensemble.upper()} {out_dir.name}")
     start = time.perf_counter()
     watcher = ThermoWatcher(out_dir / "thermo.csv", progress) if progress else nullcontext()
     with _cwd(out_dir), watcher:

@@ -1,17 +1,28 @@
 """The ``xfer`` command line: a thin typer layer over the library.
 
-Each verb (group) lives in its own module and is registered here. User errors
-(:class:`xfer.errors.XferError`) are printed as one line and exit with code 2.
+Each verb (group) lives in its own module and is registered here. :func:`main` is the one
+error boundary: user errors (:class:`xfer.errors.XferError`), file-system errors and usage
+errors print one ``error:`` line and exit 2; Ctrl-C exits 130 and SIGTERM 143, each with
+one line saying what stopped and that the same command resumes. Anything else is a bug
+and keeps its traceback.
 """
 
 from __future__ import annotations
 
+import os
+import shlex
+import signal
 import sys
+from typing import Annotated
 
 import typer
 from rich.console import Console
 
 from xfer.errors import XferError
+
+EXIT_USER_ERROR = 2
+EXIT_INTERRUPTED = 130  # 128 + SIGINT
+EXIT_TERMINATED = 143  # 128 + SIGTERM
 
 app = typer.Typer(
     name="xfer",
@@ -20,6 +31,19 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
+
+
+@app.callback()
+def _options(
+    verbose: Annotated[
+        bool,
+        typer.Option("--verbose", "-v", help="Show third-party warnings (else: in the log)."),
+    ] = False,
+) -> None:
+    """Build, transfer and validate MLIP training sets with LAMMPS."""
+    from xfer.cli import logs
+
+    logs.configure(verbose or bool(os.environ.get("XFER_VERBOSE")))
 
 
 def _register() -> None:
@@ -45,27 +69,87 @@ def _register() -> None:
     app.add_typer(campaign.app, name="campaign")
 
 
+class _Signals:
+    """SIGTERM raises KeyboardInterrupt too (so every clean-up path runs), remembered here."""
+
+    received: int | None = None
+
+    @classmethod
+    def install(cls) -> None:
+        cls.received = None
+        signal.signal(signal.SIGINT, cls._handler)
+        signal.signal(signal.SIGTERM, cls._handler)
+
+    @classmethod
+    def _handler(cls, signum: int, frame: object) -> None:
+        cls.received = signum
+        raise KeyboardInterrupt
+
+
+def _error(message: str) -> None:
+    Console(stderr=True).print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+
+
+def _os_error(exc: OSError) -> str:
+    """``path: reason`` (and the second path of a rename or copy) of a file-system error."""
+    reason = exc.strerror or str(exc)
+    paths = [str(p) for p in (exc.filename, exc.filename2) if p is not None]
+    return f"{' -> '.join(paths)}: {reason}" if paths else reason
+
+
+def _interrupted(argv: list[str]) -> int:
+    """The one line after Ctrl-C or SIGTERM, and the exit code."""
+    command = shlex.join(["xfer", *argv])
+    if _Signals.received == signal.SIGTERM:
+        what, code = "terminated (SIGTERM)", EXIT_TERMINATED
+    else:
+        what, code = "interrupted (Ctrl-C)", EXIT_INTERRUPTED
+    Console(stderr=True).print(
+        f"{what}: {command}; finished work is kept, run the same command again to resume",
+        highlight=False,
+        soft_wrap=True,
+    )
+    return code
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Entry point: run the CLI, turning user errors into one-line messages."""
+    """Entry point: run the CLI behind the error boundary; returns the exit code."""
+    argv = sys.argv[1:] if argv is None else list(argv)
     _register()
+    _Signals.install()
     try:
-        app(args=argv, standalone_mode=False)
+        code = app(args=argv, prog_name="xfer", standalone_mode=False)
+    except KeyboardInterrupt:  # outside the command (typer turns it into exit code 130)
+        return _interrupted(argv)
     except XferError as exc:
-        Console(stderr=True).print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
-        return 2
+        _error(str(exc))
+        return EXIT_USER_ERROR
+    except OSError as exc:
+        _error(_os_error(exc))
+        return EXIT_USER_ERROR
     except typer.Exit as exc:
         return exc.exit_code
     except typer.Abort:
-        Console(stderr=True).print("aborted")
-        return 130
+        return _interrupted(argv)
     except Exception as exc:
-        # usage errors of typer's (vendored) click: show its one-line message
-        code = getattr(exc, "exit_code", None)
-        if callable(getattr(exc, "show", None)) and isinstance(code, int):
-            exc.show()
-            return code
-        raise
-    return 0
+        return _usage_error(exc)
+    if code == EXIT_INTERRUPTED:
+        return _interrupted(argv)
+    return code if isinstance(code, int) else 0
+
+
+def _usage_error(exc: Exception) -> int:
+    """Usage errors of typer's (vendored) click as one line; anything else is a bug."""
+    code = getattr(exc, "exit_code", None)
+    if not (callable(getattr(exc, "format_message", None)) and isinstance(code, int)):
+        raise exc
+    if type(exc).__name__ == "NoArgsIsHelpError":  # a bare group: show its help
+        exc.show()  # type: ignore[attr-defined]
+        return code
+    ctx = getattr(exc, "ctx", None)
+    hint = f" (see `{ctx.command_path} --help`)" if ctx is not None else ""
+    _error(f"{exc.format_message()}{hint}")  # type: ignore[attr-defined]
+    return code
 
 
 def run() -> None:

@@ -12,6 +12,7 @@ from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
     Progress,
+    SpinnerColumn,
     TextColumn,
     TimeRemainingColumn,
 )
@@ -54,7 +55,10 @@ def md(
     check_every: Annotated[int, typer.Option("--check-every", help="steps")] = 10,
     thermo_every: Annotated[int, typer.Option("--thermo-every", help="steps")] = 10,
     dump_every: Annotated[int, typer.Option("--dump-every", help="steps")] = 100,
-    force: Annotated[bool, typer.Option(help="Rerun even if a finished result exists")] = False,
+    force: Annotated[
+        bool,
+        typer.Option(help="Rerun or replace a finished run; lift the size and length limits"),
+    ] = False,
 ) -> None:
     """Run one NPT/NVT simulation with in-engine stability halts; write RUN_DIR/result.json."""
     from xfer.md import run_md
@@ -67,7 +71,8 @@ def md(
     if model is not None:
         from xfer.training import export_model
 
-        _, pair = export_model(model)
+        with Console().status(f"exporting {model} for LAMMPS"):
+            _, pair = export_model(model)
     settings = _settings(
         potential=potential, pair=pair, mix=parse_mix(mix) if mix else None, density=density,
         data=data,
@@ -76,12 +81,13 @@ def md(
         bond_stretch_rel=bond_stretch_rel, density_range=density_range,
         check_every=check_every, thermo_every=thermo_every, dump_every=dump_every,
     )
-    columns = (TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-               TextColumn("steps"), TimeRemainingColumn())
+    columns = (SpinnerColumn(), TextColumn("[bold]{task.description}"), BarColumn(),
+               MofNCompleteColumn(), TextColumn("steps"), TimeRemainingColumn())
     with Progress(*columns, transient=True) as bar:
-        task = bar.add_task(f"{settings.ensemble.upper()} {out.name}", total=settings.n_steps)
+        task = bar.add_task("checking", total=settings.n_steps)
         result = run_md(settings, out, force=force,
-                        progress=lambda step: bar.update(task, completed=step))
+                        progress=lambda step: bar.update(task, completed=step),
+                        stage=lambda text: bar.update(task, description=text))
     state = f"HALTED ({result['halt_reason']})" if result["halted"] else "completed"
     Console().print(
         f"{out}: {state} after {result['t_stab_ps']:.3f} ps of {result['time_ps_requested']} ps "

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from xfer.errors import EnvironmentProblem, InputError
+from xfer.lammps.interrupt import stop_on_signal
 from xfer.lammps.templates import render
 
 # LAMMPS error messages that mean "the simulation became unstable", not "bad input".
@@ -59,7 +60,8 @@ class LammpsRun:
     ) -> RunOutcome:
         """Run ``input_file``; map halts and instability errors to a :class:`RunOutcome`."""
         try:
-            self.lmp.file(input_file)
+            with stop_on_signal(self.lmp.force_timeout):
+                self.lmp.file(input_file)
         except Exception as exc:  # LAMMPS reports every error as a plain Exception
             message = str(exc).strip().splitlines()[-1] if str(exc).strip() else repr(exc)
             steps = int(self.lmp.extract_global("ntimestep") or 0)

@@ -1,0 +1,46 @@
+"""Reading xfer's own JSON files (results, metadata, manifests, done markers) with checks.
+
+A truncated or hand-edited file must not end in a traceback: :func:`read_json` names the
+file, says what is wrong with it and how to get a good one back (``fix``).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from xfer.errors import InputError
+
+
+class CorruptFile(InputError):
+    """One of xfer's own files is unreadable as what it should be."""
+
+
+def read_json(path: str | Path, fix: str, expect: type = dict) -> Any:
+    """Parse ``path``; a :class:`CorruptFile` error names the file, the problem and ``fix``.
+
+    ``expect`` is the type the top-level value must have (a JSON object by default).
+    A missing file raises ``FileNotFoundError`` as usual (callers decide what absent means).
+    """
+    path = Path(path)
+    text = path.read_text()
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        what = "empty" if not text.strip() else f"not valid JSON ({exc.msg}: line {exc.lineno} column {exc.colno})"
+        raise CorruptFile(f"{path} is {what}: {fix}") from None
+    if not isinstance(value, expect):
+        raise CorruptFile(
+            f"{path} holds a JSON {type(value).__name__}, not the expected "
+            f"{'object' if expect is dict else expect.__name__}: {fix}"
+        )
+    return value
+
+
+def require_keys(value: dict[str, Any], path: str | Path, keys: dict[str, type], fix: str) -> None:
+    """Raise :class:`CorruptFile` unless ``value`` has every key in ``keys`` with its type."""
+    for key, kind in keys.items():
+        if not isinstance(value.get(key), kind):
+            found = "missing" if key not in value else f"a {type(value[key]).__name__}"
+            raise CorruptFile(f"{path}: {key!r} is {found}, not a {kind.__name__}: {fix}")
