@@ -111,10 +111,10 @@ def test_diffusivity_mismatched_topology_and_dump(tmp_path):
         analyze_run(run, SHORT)
 
 
-def test_diffusivity_ignores_truncated_last_frame_with_note(tmp_path):
+def test_truncated_dump_of_a_finished_run_is_an_error(tmp_path):
+    """result.json says how many frames the dump holds; a cut file is refused, not analysed."""
     run = write_synthetic_run(tmp_path / "nvt", SyntheticRun())
     text = (run / "traj.dump").read_text()
-    (run / "traj.dump").write_text(text[: len(text) - 200])  # killed mid-frame
-    analysis = analyze_run(run, SHORT)
-    assert analysis.diffusion.D_cm2_s is not None
-    assert any("incomplete" in note for note in analysis.notes)
+    (run / "traj.dump").write_text(text[: len(text) - 200])  # cut mid-frame
+    with pytest.raises(InputError, match="truncated: .* and a cut-off frame"):
+        analyze_run(run, SHORT)

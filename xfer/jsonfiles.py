@@ -17,6 +17,9 @@ class CorruptFile(InputError):
     """One of xfer's own files is unreadable as what it should be."""
 
 
+_JSON = {dict: "object", list: "array", int: "number", float: "number", str: "string"}
+
+
 def read_json(path: str | Path, fix: str, expect: type = dict) -> Any:
     """Parse ``path``; a :class:`CorruptFile` error names the file, the problem and ``fix``.
 
@@ -28,12 +31,13 @@ def read_json(path: str | Path, fix: str, expect: type = dict) -> Any:
     try:
         value = json.loads(text)
     except json.JSONDecodeError as exc:
-        what = "empty" if not text.strip() else f"not valid JSON ({exc.msg}: line {exc.lineno} column {exc.colno})"
+        where = f"{exc.msg}: line {exc.lineno} column {exc.colno}"
+        what = f"not valid JSON ({where})" if text.strip() else "empty"
         raise CorruptFile(f"{path} is {what}: {fix}") from None
     if not isinstance(value, expect):
         raise CorruptFile(
-            f"{path} holds a JSON {type(value).__name__}, not the expected "
-            f"{'object' if expect is dict else expect.__name__}: {fix}"
+            f"{path} holds a JSON {_JSON.get(type(value), type(value).__name__)}, not the "
+            f"expected {_JSON.get(expect, expect.__name__)}: {fix}"
         )
     return value
 
@@ -43,4 +47,4 @@ def require_keys(value: dict[str, Any], path: str | Path, keys: dict[str, type],
     for key, kind in keys.items():
         if not isinstance(value.get(key), kind):
             found = "missing" if key not in value else f"a {type(value[key]).__name__}"
-            raise CorruptFile(f"{path}: {key!r} is {found}, not a {kind.__name__}: {fix}")
+            raise CorruptFile(f"{path}: {key!r} is {found}, not a JSON {_JSON[kind]}: {fix}")

@@ -167,8 +167,9 @@ def check_limits(settings: MDSettings, force: bool = False) -> None:
             "or add --force to run it anyway"
         )
     if settings.mix is not None and (atoms := n_atoms_requested(settings)) > MAX_ATOMS:
+        mix = ",".join(f"{name}:{count}" for name, count in settings.mix.items())
         raise InputError(
-            f"--mix {','.join(f'{k}:{n}' for k, n in settings.mix.items())} is {atoms} atoms, more than the limit of "
+            f"--mix {mix} is {atoms} atoms, more than the limit of "
             f"{MAX_ATOMS} (packing and MD would take hours); use fewer molecules, "
             "or add --force to run it anyway"
         )

@@ -7,6 +7,7 @@ validation errors). Everything here goes through the backend interface.
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Sequence
 from pathlib import Path
@@ -15,7 +16,10 @@ from typing import Any
 from xfer.backends.base import TrainedModel, get_backend
 from xfer.backends.committee import find_model, train_committee
 from xfer.errors import InputError
+from xfer.jsonfiles import CorruptFile
 from xfer.lammps.pair import PairSpec
+
+log = logging.getLogger(__name__)
 
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]*$")
 _SEEDS_RE = re.compile(r"^\d+(-\d+)?$")
@@ -84,8 +88,12 @@ def find_models(root: Path) -> list[TrainedModel]:
     if not root.is_dir():
         raise InputError(f"models root {root} is not a directory")
     found = {}
-    for meta_file in root.rglob("*.json"):
-        model = find_model(meta_file.parent)
+    for directory in sorted({meta_file.parent for meta_file in root.rglob("*.json")}):
+        try:
+            model = find_model(directory)
+        except CorruptFile as exc:  # one bad metadata file must not hide the other models
+            log.warning("skipped a model: %s", exc)
+            continue
         if model is not None:
             found[model.path] = model
     return sorted(

@@ -86,7 +86,10 @@ def read_dump(path: str | Path) -> DumpTrajectory:
         head = list(itertools.islice(fh, HEADER_LINES))
         if len(head) < HEADER_LINES or not head[0].startswith(b"ITEM: TIMESTEP"):
             raise InputError(f"{path}: not a LAMMPS dump (no 'ITEM: TIMESTEP' header)")
-        n_atoms = int(head[3])
+        try:
+            n_atoms = int(head[3])
+        except ValueError:
+            raise InputError(f"{path}: malformed header (atom count {head[3]!r})") from None
         names, coord_cols, image_cols = _columns(head[8], path)
         wanted = ["id", "type"] + (["mol"] if "mol" in names else []) + coord_cols
         wanted += image_cols or []
@@ -131,6 +134,12 @@ class _ChunkReader:
             if n_full:
                 yield self._parse(lines, n_full, per_frame)
 
+    def _malformed(self, frame: int, part: str) -> InputError:
+        return InputError(
+            f"{self.path}: frame {frame} has malformed {part}; the file is corrupt, "
+            "rerun the simulation"
+        )
+
     def _parse(self, lines: list[bytes], n_full: int, per_frame: int):
         steps, origins, matrices, atom_lines = [], [], [], []
         for k in range(n_full):
@@ -140,21 +149,31 @@ class _ChunkReader:
                     f"{self.path}: frame {self.n_read + k} is malformed "
                     "(changing atom count or columns?)"
                 )
-            steps.append(int(lines[b + 1]))
-            origin, matrix = _box(lines[b + 5 : b + 8])
+            try:
+                steps.append(int(lines[b + 1]))
+                origin, matrix = _box(lines[b + 5 : b + 8])
+            except ValueError:
+                raise self._malformed(self.n_read + k, "header") from None
             origins.append(origin)
             matrices.append(matrix)
             atom_lines.extend(lines[b + HEADER_LINES : b + per_frame])
         self.n_read += n_full
-        table = pd.read_csv(
-            io.BytesIO(b"".join(atom_lines)),
-            sep=" ",
-            header=None,
-            usecols=self.usecols,
-            engine="c",
-            skipinitialspace=True,
-        )
-        data = table[self.usecols].to_numpy(dtype=float).reshape(n_full, self.n_atoms, -1)
+        try:
+            table = pd.read_csv(
+                io.BytesIO(b"".join(atom_lines)),
+                sep=" ",
+                header=None,
+                usecols=self.usecols,
+                engine="c",
+                skipinitialspace=True,
+            )
+            data = table[self.usecols].to_numpy(dtype=float).reshape(n_full, self.n_atoms, -1)
+        except (ValueError, pd.errors.ParserError) as exc:
+            first = f"frames {self.n_read - n_full}-{self.n_read - 1}"
+            raise InputError(
+                f"{self.path}: non-numeric or missing atom values in {first} "
+                f"({str(exc).splitlines()[0]}); the file is corrupt, rerun the simulation"
+            ) from None
         return np.array(steps, dtype=np.int64), np.array(origins), np.array(matrices), data
 
 

@@ -67,6 +67,15 @@ def _density(run: RunDir, settings: AnalysisSettings) -> DensityResult:
 
 def _diffusion(run: RunDir, settings: AnalysisSettings, notes: list[str]) -> DiffusionResult:
     traj = read_dump(run.dump_path)
+    every = run.result.dump_every
+    expected = run.result.n_steps_done // every + 1 if every else None
+    if expected is not None and traj.n_frames < expected:
+        cut = " and a cut-off frame" if traj.dropped_partial_frame else ""
+        raise InputError(
+            f"{run.dump_path} is truncated: {traj.n_frames} complete frames{cut}, but "
+            f"result.json reports {run.result.n_steps_done} steps with a frame every {every} "
+            f"({expected} frames); rerun the simulation (xfer md ... --force)"
+        )
     if traj.dropped_partial_frame:
         notes.append("the last, incomplete trajectory frame was ignored")
     system = load_system(run.data_path, traj, run.result.timestep_fs, run.result.mix)

@@ -8,7 +8,6 @@ ix iy iz). Missing or malformed files raise :class:`~xfer.errors.InputError`.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -18,8 +17,10 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from xfer.errors import InputError, validation_message
+from xfer.jsonfiles import read_json
 
 THERMO_COLUMNS = ("step", "time_ps", "density")
+RESULT_FIX = "rerun the simulation (xfer md ... --force)"
 
 
 class RunResult(BaseModel):
@@ -94,8 +95,8 @@ def load_run(path: str | Path) -> RunDir:
         raise InputError(f"{path} is not a run directory")
     result_file = _existing(path / "result.json")
     try:
-        result = RunResult.model_validate(json.loads(result_file.read_text()))
-    except (ValueError, ValidationError) as exc:
+        result = RunResult.model_validate(read_json(result_file, RESULT_FIX))
+    except ValidationError as exc:
         raise InputError(f"{result_file}: {validation_message(exc)}") from exc
     return RunDir(path, result)
 

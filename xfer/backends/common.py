@@ -9,7 +9,6 @@ checking species, caching model introspection and writing model metadata live he
 from __future__ import annotations
 
 import copy
-import json
 import os
 import shutil
 import subprocess
@@ -29,6 +28,7 @@ from xfer.atomic import write_json
 from xfer.data.frames import CONFIG_TYPE, ENERGY_KEY, FORCES_KEY, STRESS_KEY, VIRIAL_KEY
 from xfer.data.store import read_frames
 from xfer.errors import EnvironmentProblem, InputError
+from xfer.jsonfiles import read_json
 from xfer.lammps.pair import PairSpec
 from xfer.provenance import file_sha256, library_versions
 from xfer.runtime import THREAD_VARIABLES
@@ -53,12 +53,22 @@ class TrainingSets:
 
 
 def read_training_frames(path: Path) -> list[Atoms]:
-    """Frames of a training/validation extxyz file; a clear error if missing or empty."""
+    """Frames of a training/validation extxyz file; an error if missing, empty or unlabelled."""
     if not Path(path).is_file():
         raise InputError(f"training/validation file {path} does not exist")
     frames = read_frames(Path(path))
     if not frames:
         raise InputError(f"{path} holds no frames")
+    unlabelled = [
+        k for k, f in enumerate(frames) if ENERGY_KEY not in f.info or FORCES_KEY not in f.arrays
+    ]
+    if unlabelled:
+        listed = ", ".join(map(str, unlabelled[:10])) + (" ..." if len(unlabelled) > 10 else "")
+        raise InputError(
+            f"{path}: {len(unlabelled)} of {len(frames)} frames lack {ENERGY_KEY}/{FORCES_KEY} "
+            f"labels (frames {listed}); label them (xfer dataset build) or write the file "
+            "with xfer dataset recipe"
+        )
     return frames
 
 
@@ -356,4 +366,5 @@ def write_model_meta(model_path: Path, meta: dict[str, Any]) -> Path:
 def read_model_meta(model_path: Path) -> dict[str, Any]:
     """Metadata written by :func:`write_model_meta` (empty if absent)."""
     target = model_path.with_name(model_path.name + ".json")
-    return json.loads(target.read_text()) if target.exists() else {}
+    fix = "retrain this seed (xfer train ... --force) or delete the seed directory"
+    return read_json(target, fix) if target.exists() else {}

@@ -17,6 +17,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from xfer.errors import XferError
 
@@ -87,7 +88,11 @@ class _Signals:
 
 
 def _error(message: str) -> None:
-    Console(stderr=True).print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    """Print ``error: message`` as one line (library messages may span several)."""
+    message = "; ".join(line.strip() for line in message.splitlines() if line.strip())
+    Console(stderr=True).print(
+        f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True
+    )
 
 
 def _os_error(exc: OSError) -> str:
@@ -108,6 +113,7 @@ def _interrupted(argv: list[str]) -> int:
         f"{what}: {command}; finished work is kept, run the same command again to resume",
         highlight=False,
         soft_wrap=True,
+        markup=False,
     )
     return code
 

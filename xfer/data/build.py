@@ -9,26 +9,29 @@ in the same directory is refused.
 
 from __future__ import annotations
 
-import json
 import os
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 from ase import Atoms
+from ase.data import chemical_symbols
 
 from xfer.atomic import write_json
+from xfer.chem.molecules import get_molecule
 from xfer.data.config import BuildConfig, VsConfig
 from xfer.data.e0 import isolated_atoms
 from xfer.data.frames import FRAME_ID
 from xfer.data.importer import import_frames
 from xfer.data.labelling import label_frames
 from xfer.data.opls_frames import OplsRun, opls_frames
-from xfer.data.reference import ReferenceSpec
+from xfer.data.reference import ReferenceSpec, calculator_class
 from xfer.data.sm import single_molecule_frames
 from xfer.data.store import Dataset, read_frames, write_dataset, write_frames
 from xfer.data.volume_scan import volume_scan
-from xfer.errors import InputError
+from xfer.errors import InputError, XferError
+from xfer.jsonfiles import read_json
 from xfer.progress import report
 
 WORK = "work"
@@ -48,7 +51,8 @@ def _check_config(work: Path, config: BuildConfig) -> None:
     stored = work / "config.json"
     current = config.model_dump(mode="json", by_alias=True, exclude={"labelling"})
     if stored.exists():
-        if json.loads(stored.read_text()) != current:
+        fix = f"delete {stored} (the build then starts over) or use another --out"
+        if read_json(stored, fix) != current:
             raise InputError(
                 f"{work.parent} was started with a different configuration; "
                 "use another --out directory (or delete this one)"
@@ -107,6 +111,43 @@ def _vs_frames(scans: list[VsConfig], opls: list[Atoms]) -> list[Atoms]:
     return frames
 
 
+def preflight(config: BuildConfig, out: Path) -> dict[str, list[Atoms]]:
+    """Check everything a build reads before it writes anything; returns the imported frames.
+
+    Molecule names, e0 elements, volume-scan source files, the reference calculator and
+    every imported file (labels, and no element the rest of the dataset lacks).
+    """
+    if out.exists() and not out.is_dir():
+        raise InputError(f"--out {out} is an existing file, not a dataset directory")
+    molecules = {**(config.opls.mix if config.opls else {})}
+    molecules |= config.sm.molecules if config.sm else {}
+    for vs in config.vs:
+        if vs.source == "packed":
+            molecules |= vs.mix
+        elif vs.source != "opls" and not Path(vs.source).is_file():
+            raise InputError(f"vs source {vs.source} does not exist (a file of frames to scan)")
+    elements = {s for name in molecules for s in get_molecule(name).symbols}
+    if config.e0 is not None and config.e0.elements != "auto":
+        unknown = [e for e in config.e0.elements if e not in chemical_symbols[1:]]
+        if unknown:
+            raise InputError(f"e0 elements: {', '.join(unknown)} are not chemical elements")
+        elements |= set(config.e0.elements)
+    if config.opls or config.sm or config.e0:
+        calculator_class(config.reference.calculator)
+    imported: dict[str, list[Atoms]] = {}
+    for item in config.imports:
+        frames = import_frames(item.path, item.key_map, item.tag, item.composition, item.method)
+        extra = sorted({s for f in frames for s in f.get_chemical_symbols()} - elements)
+        if elements and extra:
+            raise InputError(
+                f"{item.path}: element(s) {', '.join(extra)} appear in no other part of this "
+                f"dataset (elements: {', '.join(sorted(elements))}); add them to [e0] elements "
+                "or remove those frames"
+            )
+        imported.setdefault(item.tag, []).extend(frames)
+    return imported
+
+
 def build_dataset(
     config: BuildConfig,
     out: Path,
@@ -114,15 +155,34 @@ def build_dataset(
     retry_failed: bool | None = None,
     progress: bool = True,
 ) -> Dataset:
-    """Generate, label and store every configured tag in ``out``; resumable."""
+    """Generate, label and store every configured tag in ``out``; resumable.
+
+    Input errors are found before anything is written; if one still stops a build that
+    started in a new directory, that directory is removed, so the corrected command
+    starts clean (an interrupted build keeps its work and resumes).
+    """
     out = Path(out)
+    imported = preflight(config, out)
+    fresh = not out.exists()
+    try:
+        return _build(config, out, imported, workers, retry_failed, progress)
+    except XferError:
+        if fresh:
+            shutil.rmtree(out, ignore_errors=True)
+        raise
+
+
+def _build(
+    config: BuildConfig,
+    out: Path,
+    imported: dict[str, list[Atoms]],
+    workers: int | str | None,
+    retry_failed: bool | None,
+    progress: bool,
+) -> Dataset:
     work = out / WORK
     work.mkdir(parents=True, exist_ok=True)
     _check_config(work, config)
-    imported: dict[str, list[Atoms]] = {}
-    for item in config.imports:
-        frames = import_frames(item.path, item.key_map, item.tag, item.composition, item.method)
-        imported.setdefault(item.tag, []).extend(frames)
     spec = ReferenceSpec(config.reference.calculator, config.reference.kwargs)
     pending: dict[str, list[Atoms]] = {}
     if config.opls is not None:

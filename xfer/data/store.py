@@ -9,7 +9,6 @@ manifest is a complete dataset.
 from __future__ import annotations
 
 import datetime
-import json
 import re
 from collections import Counter
 from dataclasses import dataclass
@@ -22,6 +21,7 @@ from ase import Atoms
 from xfer.atomic import atomic_path, write_json
 from xfer.data.frames import COMPOSITION, CONFIG_TYPE, FRAME_ID, METHOD_KEY
 from xfer.errors import InputError
+from xfer.jsonfiles import CorruptFile, read_json, require_keys
 from xfer.provenance import file_sha256
 
 FORMAT = "xfer-dataset/1"
@@ -72,12 +72,14 @@ class Dataset:
         target = path / MANIFEST
         if not target.exists():
             raise InputError(f"{path} is not a dataset (no {MANIFEST}; build one first)")
-        try:
-            manifest = json.loads(target.read_text())
-        except json.JSONDecodeError as exc:
-            raise InputError(f"{target}: invalid JSON ({exc})") from exc
+        fix = "rebuild the dataset (xfer dataset build CONFIG --out a new directory)"
+        manifest = read_json(target, fix)
         if manifest.get("format") != FORMAT:
             raise InputError(f"{target}: unknown dataset format {manifest.get('format')!r}")
+        require_keys(manifest, target, {"files": dict, "total_frames": int}, fix)
+        for name, entry in manifest["files"].items():
+            if not isinstance(entry, dict) or not isinstance(entry.get("tag"), str):
+                raise CorruptFile(f"{target}: files entry {name!r} has no tag: {fix}")
         return cls(path, manifest)
 
     @property
