@@ -76,10 +76,15 @@ class _Signals:
     received: int | None = None
 
     @classmethod
-    def install(cls) -> None:
+    def install(cls) -> dict[int, object]:
+        """Install the handlers; returns the previous ones (see :meth:`restore`)."""
         cls.received = None
-        signal.signal(signal.SIGINT, cls._handler)
-        signal.signal(signal.SIGTERM, cls._handler)
+        return {sig: signal.signal(sig, cls._handler) for sig in (signal.SIGINT, signal.SIGTERM)}
+
+    @staticmethod
+    def restore(previous: dict[int, object]) -> None:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)  # type: ignore[arg-type]
 
     @classmethod
     def _handler(cls, signum: int, frame: object) -> None:
@@ -122,7 +127,15 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point: run the CLI behind the error boundary; returns the exit code."""
     argv = sys.argv[1:] if argv is None else list(argv)
     _register()
-    _Signals.install()
+    previous = _Signals.install()
+    try:
+        return _run(argv)
+    finally:
+        _Signals.restore(previous)
+
+
+def _run(argv: list[str]) -> int:
+    """The boundary itself: every way a command can end, as an exit code."""
     try:
         code = app(args=argv, prog_name="xfer", standalone_mode=False)
     except KeyboardInterrupt:  # outside the command (typer turns it into exit code 130)

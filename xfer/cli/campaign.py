@@ -34,11 +34,14 @@ def run(
         typer.Option("--parsl", help="local, local-threads, slurm-gpu, pbs or a config file"),
     ] = None,
     dry_run: Annotated[
-        bool, typer.Option("--dry-run", help="print the task DAG and counts, run nothing")
+        bool,
+        typer.Option(
+            "--dry-run", help="check every input, print the task DAG and counts, run nothing"
+        ),
     ] = False,
     out: OutOption = None,
     workers: Annotated[
-        int | None, typer.Option("--workers", help="tasks at once (local profiles)")
+        int | None, typer.Option("--workers", min=1, help="tasks at once (local profiles)")
     ] = None,
     heartbeat: Annotated[
         float,
@@ -51,12 +54,12 @@ def run(
 ) -> None:
     """Run (or resume) every unfinished task of the campaign, then write the report."""
     from xfer.workflow.dag import print_dry_run
-    from xfer.workflow.execution import profile_path
+    from xfer.workflow.preflight import check_campaign
     from xfer.workflow.runner import run_campaign
 
     campaign, plan, store = _load(file, out)
     profile = parsl or campaign.campaign.parsl
-    profile_path(profile)  # unknown profiles fail before anything starts
+    check_campaign(campaign, store.out, profile, workers)  # what a run reads, before it runs
     console = Console()
     if dry_run:
         print_dry_run(plan, store, console)

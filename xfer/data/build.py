@@ -111,13 +111,13 @@ def _vs_frames(scans: list[VsConfig], opls: list[Atoms]) -> list[Atoms]:
     return frames
 
 
-def preflight(config: BuildConfig, out: Path) -> dict[str, list[Atoms]]:
+def preflight(config: BuildConfig, out: Path | None) -> dict[str, list[Atoms]]:
     """Check everything a build reads before it writes anything; returns the imported frames.
 
     Molecule names, e0 elements, volume-scan source files, the reference calculator and
     every imported file (labels, and no element the rest of the dataset lacks).
     """
-    if out.exists() and not out.is_dir():
+    if out is not None and out.exists() and not out.is_dir():
         raise InputError(f"--out {out} is an existing file, not a dataset directory")
     molecules = {**(config.opls.mix if config.opls else {})}
     molecules |= config.sm.molecules if config.sm else {}
