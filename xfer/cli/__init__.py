@@ -13,6 +13,7 @@ import os
 import shlex
 import signal
 import sys
+from functools import cache
 from typing import Annotated
 
 import typer
@@ -47,8 +48,9 @@ def _options(
     logs.configure(verbose or bool(os.environ.get("XFER_VERBOSE")))
 
 
+@cache
 def _register() -> None:
-    """Attach every verb module to the app (imported lazily to keep start-up fast)."""
+    """Attach every verb module to the app, once (imported lazily to keep start-up fast)."""
     from xfer.cli import md
 
     app.command("md")(md.md)

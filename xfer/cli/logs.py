@@ -27,7 +27,7 @@ def configure(verbose: bool) -> None:
     """Route xfer's warnings to stderr and (unless ``verbose``) other warnings to the log."""
     xfer_log = logging.getLogger("xfer")
     if not any(getattr(h, "_xfer", False) for h in xfer_log.handlers):
-        console = logging.StreamHandler(sys.stderr)
+        console = _Stderr()
         console.setFormatter(_LowerLevel())
         console._xfer = True  # type: ignore[attr-defined]
         xfer_log.addHandler(console)
@@ -42,6 +42,18 @@ def configure(verbose: bool) -> None:
     py_warnings.addHandler(_file_handler())
     logging.captureWarnings(True)
     warnings.simplefilter("default")  # each distinct warning once, into the log
+
+
+class _Stderr(logging.StreamHandler):
+    """A handler writing to whatever ``sys.stderr`` is at the time (captured or not)."""
+
+    @property  # type: ignore[override]
+    def stream(self):  # noqa: D102
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value) -> None:
+        pass
 
 
 class _LowerLevel(logging.Formatter):
