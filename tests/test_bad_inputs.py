@@ -345,6 +345,16 @@ CASES = [
         r"'files' is a list",
         dataset_with('{"format": "xfer-dataset/1", "total_frames": 2, "files": []}'),
     ),
+    Case(
+        "recipe-out-under-file",
+        "dataset recipe {ds} Full --out {a_file}/t.xyz",
+        r"a_file.*(Not a directory|File exists)",
+    ),
+    Case(
+        "info-png-under-file",
+        "dataset info {ds} --png {a_file}/h.png",
+        r"a_file.*(Not a directory|File exists)",
+    ),
     Case("recipe-unknown", "dataset recipe {ds} NoSuch --out {tmp}/t.xyz", r"NoSuch"),
     # xfer train / export / models
     Case(
@@ -467,16 +477,33 @@ def test_failed_build_leaves_nothing_and_the_corrected_build_runs(world, tmp_pat
 # --- real subprocesses: signals and the warnings log ----------------------------------
 
 
+_STARTED: list[subprocess.Popen] = []
+
+
 def _xfer(*args: str, **kwargs) -> subprocess.Popen:
     env = {**os.environ, "PYTHONPATH": str(ROOT), **kwargs.pop("env", {})}
-    return subprocess.Popen(
+    proc = subprocess.Popen(
         [sys.executable, "-m", "xfer.cli", *args],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
         env=env,
+        start_new_session=True,  # its own group: a failed test can end it and its workers
         **kwargs,
     )
+    _STARTED.append(proc)
+    return proc
+
+
+@pytest.fixture(autouse=True)
+def _end_stragglers():
+    """A failing test must not leave an xfer process (or its labelling pool) running."""
+    yield
+    while _STARTED:
+        proc = _STARTED.pop()
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
 
 
 def _wait_for_md(run: Path, proc: subprocess.Popen, timeout: float = 120.0) -> None:
@@ -543,3 +570,40 @@ def test_third_party_warnings_go_to_the_log_unless_verbose(world, tmp_path):
     loud = _xfer("--verbose", *argv, env={"XFER_LOG": str(tmp_path / "other.log")})
     _, err = loud.communicate(timeout=120)
     assert loud.returncode == 0 and "third-party noise from a library" in err
+
+
+def _children(pid: int) -> list[int]:
+    tasks = Path(f"/proc/{pid}/task")
+    return [int(c) for t in tasks.iterdir() for c in (t / "children").read_text().split()]
+
+
+def _cmdline(pid: int) -> bytes:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return b""
+
+
+def test_sigterm_during_parallel_labelling_stops_the_workers_too(tmp_path):
+    """Only the main process gets the signal (as from a scheduler); its pool must not finish."""
+    config = tmp_path / "label.toml"
+    config.write_text(
+        "[labelling]\nworkers = 2\n[vs]\nsource = 'packed'\nscans = 1\npoints = 4\n"
+        "mix = {EC = 4, EMC = 8}\n"
+    )
+    out = tmp_path / "ds"
+    proc = _xfer("dataset", "build", str(config), "--out", str(out), "--no-progress")
+    log = out / "work" / "vs.labels.jsonl"
+    deadline = time.monotonic() + 120
+    while not (log.exists() and len(_children(proc.pid)) >= 3):  # tracker + 2 workers
+        assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
+        time.sleep(0.05)
+    workers = [pid for pid in _children(proc.pid) if b"spawn_main" in _cmdline(pid)]
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 143, err
+    assert [line for line in err.splitlines() if line.strip()][-1].startswith("terminated")
+    time.sleep(1)
+    alive = [pid for pid in workers if b"spawn_main" in _cmdline(pid)]
+    assert not alive, f"labelling workers {alive} outlived the build"
+    assert not log.read_text(), "no frame can have finished in this time"

@@ -157,12 +157,27 @@ def _compute(
             yield label_one(frame, spec, scratch)
         return
     context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=context)
+    try:
         pending = {pool.submit(label_one, frame, spec, scratch) for frame in frames}
         while pending:
             done, pending = wait(pending, return_when=FIRST_COMPLETED)
             for future in done:
                 yield future.result()
+    except BaseException:  # Ctrl-C, SIGTERM, an error: stop now, not after every frame
+        _stop_workers(pool)
+        raise
+    pool.shutdown()
+
+
+def _stop_workers(pool: ProcessPoolExecutor) -> None:
+    """Cancel queued frames and end the running ones (their labels are simply not logged)."""
+    workers = list(getattr(pool, "_processes", {}).values())  # no public API before 3.14
+    pool.shutdown(wait=False, cancel_futures=True)
+    for process in workers:
+        process.terminate()
+    for process in workers:
+        process.join(timeout=10)
 
 
 def label_one(frame: Atoms, spec: ReferenceSpec, scratch: Path | None = None) -> dict[str, Any]:
