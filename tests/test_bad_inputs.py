@@ -607,3 +607,21 @@ def test_sigterm_during_parallel_labelling_stops_the_workers_too(tmp_path):
     alive = [pid for pid in workers if b"spawn_main" in _cmdline(pid)]
     assert not alive, f"labelling workers {alive} outlived the build"
     assert not log.read_text(), "no frame can have finished in this time"
+
+
+def test_ctrl_c_stops_a_running_campaign_and_its_tasks_count_as_interrupted(world, tmp_path):
+    out = tmp_path / "campaign"
+    proc = _xfer("campaign", "run", str(world["campaign_toml"]), "--out", str(out))
+    deadline = time.monotonic() + 120
+    while not (attempts := list(out.glob("tasks/md/*/attempt-1/run/thermo.csv"))):
+        assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
+        time.sleep(0.05)
+    sent = time.monotonic()
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert time.monotonic() - sent < 20, "the campaign waited for its running tasks"
+    last = [line for line in err.splitlines() if line.strip()][-1]
+    assert last.startswith("interrupted (Ctrl-C): xfer campaign run"), err
+    task = attempts[0].parents[2]
+    assert not (task / "done.json").exists() and not (task / "failed.json").exists()

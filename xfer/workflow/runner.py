@@ -28,7 +28,7 @@ from xfer.workflow.dag import build_plan
 from xfer.workflow.execution import load_profile
 from xfer.workflow.live import HEARTBEAT_S, LiveView, LogView, TaskWatch
 from xfer.workflow.store import DONE, TaskStore
-from xfer.workflow.tasks import KINDS, app_for
+from xfer.workflow.tasks import KINDS, allow_workers, app_for, stop_running_workers
 
 
 @dataclass
@@ -77,6 +77,7 @@ def run_campaign(
     futures: dict[str, concurrent.futures.Future] = {}
     task_of = {}
     watch = TaskWatch(store)
+    allow_workers()
     dfk = parsl.load(config)
     try:
         record_executors(dfk, out / "runinfo")
@@ -108,6 +109,9 @@ def run_campaign(
             lambda: record_executors(dfk, out / "runinfo"),
             heartbeat_s,
         )
+    except BaseException:  # Ctrl-C, SIGTERM: end running tasks now, not when they finish
+        stop_running_workers()
+        raise
     finally:
         dfk.cleanup()
         parsl.clear()

@@ -15,10 +15,13 @@ worker; they return a JSON result whose paths are relative to the task directory
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -204,9 +207,32 @@ def dependency_results(root: Path, deps: dict[str, str]) -> dict[str, dict]:
 # ---------------------------------------------------------------- the app (around the worker)
 
 
+_RUNNING: set[subprocess.Popen] = set()  # workers started by this process, still running
+_STOPPING = threading.Event()
+
+
+def stop_running_workers() -> None:
+    """End every task worker this process runs (the campaign got Ctrl-C or SIGTERM).
+
+    Thread-pool tasks would otherwise keep the interrupted campaign alive until each one
+    finished; the tasks count as interrupted (redone on the next run), not failed.
+    """
+    _STOPPING.set()  # and start no more (cleared by allow_workers)
+    for proc in list(_RUNNING):
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)  # the worker's own session: its children too
+
+
+def allow_workers() -> None:
+    """Undo :func:`stop_running_workers` for the next campaign run in this process."""
+    _STOPPING.clear()
+
+
 def execute(root: str, task: dict[str, Any]) -> dict[str, Any]:
     """Run ``task`` unless it is done; return its done marker (raises TaskFailed)."""
     directory = TaskStore(Path(root)).task_dir(task["kind"], task["key"])
+    if _STOPPING.is_set():
+        raise TaskFailed(f"{task['label']}: interrupted before it started")
     with locked(directory):
         done = read_done(directory)
         if done is not None:
@@ -224,7 +250,13 @@ def execute(root: str, task: dict[str, Any]) -> dict[str, Any]:
                 start_new_session=True, env=env,
             )  # fmt: skip
             record_attempt(directory, number, proc.pid)
-            code = proc.wait()
+            _RUNNING.add(proc)
+            try:
+                code = proc.wait()
+            finally:
+                _RUNNING.discard(proc)
+        if _STOPPING.is_set():  # ended by stop_running_workers: interrupted, not failed
+            raise TaskFailed(f"{task['label']}: interrupted")
         if code == 0 and (attempt / OUTPUTS).is_file():
             result = json.loads((attempt / OUTPUTS).read_text())
             done = {
