@@ -88,8 +88,9 @@ def export(
     """Export a trained model for LAMMPS and print its pair-style lines."""
     from xfer import training
 
-    path, spec = training.export_model(model)
     console = Console()
+    with console.status(f"exporting {model} for LAMMPS"):
+        path, spec = training.export_model(model)
     console.print(f"exported: {path}", highlight=False, soft_wrap=True)
     console.print(f"pair_style {spec.pair_style}", highlight=False, soft_wrap=True)
     console.print(f"pair_coeff {spec.pair_coeff}", highlight=False, soft_wrap=True)
