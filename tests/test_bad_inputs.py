@@ -152,6 +152,13 @@ def model_meta(text: str) -> Callable[[Path, dict], None]:
     return setup
 
 
+def npt_with_short_thermo(tmp: Path, w: dict[str, Path]) -> None:
+    """The finished run as an NPT run (density from thermo.csv) whose thermo.csv is cut."""
+    run_with("result.json", lambda t: t.replace('"nvt"', '"npt"'))(tmp, w)
+    thermo = tmp / "run" / "thermo.csv"
+    thermo.write_text("".join(thermo.read_text().splitlines(True)[:5]))
+
+
 def finished_here(tmp: Path, w: dict[str, Path]) -> None:
     _copy_run(tmp, w)
 
@@ -243,8 +250,14 @@ CASES = [
     Case(
         "analyze-truncated-dump",
         "analyze {tmp}/run",
-        r"traj.dump is truncated: 3 complete frames .*11 frames",
+        r"traj.dump is truncated: 3 complete frames and a cut-off frame, .*every 4 \(11\)",
         run_with("traj.dump", lambda t: t[: int(len(t) * 0.3)]),
+    ),
+    Case(
+        "analyze-truncated-thermo",
+        "analyze {tmp}/run",
+        r"thermo.csv is truncated: 4 rows, .* one every 2 \(21\)",
+        npt_with_short_thermo,
     ),
     Case(
         "analyze-empty-dump",

@@ -58,6 +58,8 @@ def analyze_run(path: str | Path, settings: AnalysisSettings) -> RunAnalysis:
 
 def _density(run: RunDir, settings: AnalysisSettings) -> DensityResult:
     thermo = run.thermo
+    every = getattr(run.result, "thermo_every", None)  # an extra field of result.json
+    _check_complete(run, "thermo.csv", len(thermo["step"]), every)
     try:
         return density_distribution(thermo["time_ps"], thermo["density"], settings)
     except NotComputable as exc:
@@ -67,15 +69,8 @@ def _density(run: RunDir, settings: AnalysisSettings) -> DensityResult:
 
 def _diffusion(run: RunDir, settings: AnalysisSettings, notes: list[str]) -> DiffusionResult:
     traj = read_dump(run.dump_path)
-    every = run.result.dump_every
-    expected = run.result.n_steps_done // every + 1 if every else None
-    if expected is not None and traj.n_frames < expected:
-        cut = " and a cut-off frame" if traj.dropped_partial_frame else ""
-        raise InputError(
-            f"{run.dump_path} is truncated: {traj.n_frames} complete frames{cut}, but "
-            f"result.json reports {run.result.n_steps_done} steps with a frame every {every} "
-            f"({expected} frames); rerun the simulation (xfer md ... --force)"
-        )
+    cut = " complete frames and a cut-off frame" if traj.dropped_partial_frame else " frames"
+    _check_complete(run, "traj.dump", traj.n_frames, run.result.dump_every, cut)
     if traj.dropped_partial_frame:
         notes.append("the last, incomplete trajectory frame was ignored")
     system = load_system(run.data_path, traj, run.result.timestep_fs, run.result.mix)
@@ -83,6 +78,24 @@ def _diffusion(run: RunDir, settings: AnalysisSettings, notes: list[str]) -> Dif
         return diffusion(system, settings)
     except NotComputable as exc:
         return DiffusionResult(reason=str(exc))
+
+
+def _check_complete(
+    run: RunDir, name: str, found: int, every: int | None, what: str = " rows"
+) -> None:
+    """A finished run's file must hold every row/frame result.json implies (step 0 included).
+
+    A run stopped by a LAMMPS error (lost atoms, NaN) may lack the output of its last step.
+    """
+    if not every:
+        return
+    expected = run.result.n_steps_done // every + 1
+    if found < expected - (1 if run.result.halted else 0):
+        raise InputError(
+            f"{run.path / name} is truncated: {found}{what}, but result.json reports "
+            f"{run.result.n_steps_done} steps with one every {every} ({expected}); "
+            "rerun the simulation (xfer md ... --force)"
+        )
 
 
 def load_or_analyze(path: str | Path, settings: AnalysisSettings) -> RunAnalysis:
