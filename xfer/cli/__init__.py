@@ -13,6 +13,7 @@ import os
 import shlex
 import signal
 import sys
+import threading
 from functools import cache
 from typing import Annotated
 
@@ -81,6 +82,8 @@ class _Signals:
     def install(cls) -> dict[int, object]:
         """Install the handlers; returns the previous ones (see :meth:`restore`)."""
         cls.received = None
+        if threading.current_thread() is not threading.main_thread():
+            return {}  # only the main thread may set handlers (main() called from a thread)
         return {sig: signal.signal(sig, cls._handler) for sig in (signal.SIGINT, signal.SIGTERM)}
 
     @staticmethod
