@@ -10,18 +10,71 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
+from matplotlib.axes import Axes
+from matplotlib.axis import Axis
+from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from matplotlib.text import Text
 
 from xfer.analysis.quality import ModelRuns, ScoreReport
 from xfer.analysis.results import RunAnalysis
 from xfer.atomic import atomic_path
 
 
-def _save(fig: Figure, target: Path) -> Path:
-    fig.tight_layout()
+def save_figure(fig: Figure, target: Path) -> Path:
+    """Write ``fig`` as PNG atomically (tight layout unless it has a layout engine)."""
+    if fig.get_layout_engine() is None:
+        fig.tight_layout()
     with atomic_path(target) as tmp:
         fig.savefig(tmp, format="png", dpi=120)
     return target
+
+
+def _tick_labels(axis: Axis) -> list[Text]:
+    """Major and minor tick labels inside the view interval (the only ones drawn)."""
+    lo, hi = sorted(axis.get_view_interval())
+    pad = 1e-9 * max(abs(lo), abs(hi), 1.0)
+    shown = []
+    for minor in (False, True):
+        locs = axis.get_minorticklocs() if minor else axis.get_majorticklocs()
+        labels = axis.get_ticklabels(minor=minor)
+        shown += [t for loc, t in zip(locs, labels, strict=False) if lo - pad <= loc <= hi + pad]
+    return shown
+
+
+def _texts(ax: Axes) -> list[Text]:
+    """Tick labels, axis labels and titles of ``ax`` that are drawn."""
+    texts = [*_tick_labels(ax.xaxis), *_tick_labels(ax.yaxis), ax.xaxis.label, ax.yaxis.label]
+    texts += [ax.title, ax._left_title, ax._right_title]  # noqa: SLF001 (no public getter)
+    return [t for t in texts if t.get_visible() and t.get_text().strip()]
+
+
+def layout_overlaps(fig: Figure) -> list[str]:
+    """Labels of one axes that run into another axes (or its labels), or off the figure.
+
+    Drawn with the Agg renderer, so the boxes are those of the saved PNG; used by the tests
+    to keep every figure readable.
+    """
+    FigureCanvasAgg(fig).draw()
+    renderer = fig.canvas.get_renderer()
+    axes = fig.get_axes()
+    boxes = {id(ax): [(t.get_text(), t.get_window_extent(renderer)) for t in _texts(ax)]
+             for ax in axes}  # fmt: skip
+    page = fig.bbox
+    problems = []
+    for k, ax in enumerate(axes):
+        for text, box in boxes[id(ax)]:
+            if box.x0 < page.x0 - 1 or box.y0 < page.y0 - 1 or box.x1 > page.x1 + 1 \
+                    or box.y1 > page.y1 + 1:
+                problems.append(f"axes {k}: {text!r} leaves the figure")
+            for j, other in enumerate(axes):
+                if other is ax:
+                    continue
+                if box.overlaps(other.get_window_extent(renderer)):
+                    problems.append(f"axes {k}: {text!r} runs into axes {j}")
+                hits = [t for t, b in boxes[id(other)] if box.overlaps(b)]
+                problems += [f"axes {k}: {text!r} overlaps {t!r} of axes {j}" for t in hits]
+    return problems
 
 
 def _centres(grid_min: float, width: float, n: int) -> np.ndarray:
@@ -49,7 +102,7 @@ def density_histogram(target: Path, analysis: RunAnalysis) -> Path:
     ax.set_ylabel("P($\\rho$) (cm$^3$/g)")
     ax.set_title(f"{Path(analysis.run_dir).name}: {d.n_samples} samples")
     ax.legend(frameon=False, fontsize=8, loc="upper left")
-    return _save(fig, target)
+    return save_figure(fig, target)
 
 
 def msd_curves(target: Path, analysis: RunAnalysis) -> Path:
@@ -74,11 +127,16 @@ def msd_curves(target: Path, analysis: RunAnalysis) -> Path:
     ax.set_ylabel("COM MSD (Å$^2$)")
     ax.set_title(f"{Path(analysis.run_dir).name}: {d.n_blocks} block(s)")
     ax.legend(frameon=False, fontsize=8)
-    return _save(fig, target)
+    return save_figure(fig, target)
 
 
 def committee_bars(target: Path, report: ScoreReport) -> Path:
     """Bar charts of t_stab(NPT), mean density, D and Q per committee, error bars = SE."""
+    return save_figure(committee_bars_figure(report), target)
+
+
+def committee_bars_figure(report: ScoreReport) -> Figure:
+    """The figure of :func:`committee_bars`."""
     groups = list(report.committees)
     panels = (
         ("t_stab_npt_ps", "t$_{stab}$ NPT (ps)", 1.0, None),
@@ -86,7 +144,7 @@ def committee_bars(target: Path, report: ScoreReport) -> Path:
         ("D_cm2_s", "D (10$^{-6}$ cm$^2$/s)", 1e6, report.reference.get("D_ref_cm2_s")),
         ("Q", "Q", 1.0, None),
     )
-    fig = Figure(figsize=(9, 6.5))
+    fig = Figure(figsize=(9, 7), layout="constrained")  # the layout engine sizes the labels
     x = np.arange(len(groups))
     for k, (key, label, scale, ref) in enumerate(panels):
         ax = fig.add_subplot(2, 2, k + 1)
@@ -96,7 +154,8 @@ def committee_bars(target: Path, report: ScoreReport) -> Path:
         ax.bar(x, np.nan_to_num(mean), yerr=err, color=[f"C{i % 10}" for i in x], capsize=4)
         for i, e in enumerate(est):
             if e.mean is None:
-                ax.text(i, 0, "n/a", ha="center", va="bottom", fontsize=8)
+                ax.text(i, 0.02, "n/a", transform=ax.get_xaxis_transform(),  # inside the axes
+                        ha="center", va="bottom", fontsize=8)  # fmt: skip
         if ref is not None:
             ax.axhline(ref * scale, color="green", ls="--", lw=1.5, label="reference")
             ax.legend(frameon=False, fontsize=8)
@@ -105,9 +164,9 @@ def committee_bars(target: Path, report: ScoreReport) -> Path:
             ax.set_ylim(0.95 * lo, None)
         if key == "Q":
             ax.set_ylim(0, 3)
-        ax.set_xticks(x, groups, rotation=30, ha="right", fontsize=8)
+        ax.set_xticks(x, groups, rotation=30, ha="right", rotation_mode="anchor", fontsize=8)
         ax.set_ylabel(label)
-    return _save(fig, target)
+    return fig
 
 
 def density_comparison(target: Path, report: ScoreReport, models: Sequence[ModelRuns]) -> Path:
@@ -136,7 +195,7 @@ def density_comparison(target: Path, report: ScoreReport, models: Sequence[Model
     ax.set_xlabel("density (g/cm$^3$)")
     ax.set_ylabel("P($\\rho$) (cm$^3$/g)")
     ax.legend(frameon=False, fontsize=8)
-    return _save(fig, target)
+    return save_figure(fig, target)
 
 
 def q_matrix(
@@ -164,4 +223,4 @@ def q_matrix(
     ax.set_yticks(range(len(archs)), archs)
     ax.set_title("Q: committee mean (± SE)")
     fig.colorbar(image, ax=ax, label="Q")
-    return _save(fig, target)
+    return save_figure(fig, target)
