@@ -64,8 +64,7 @@ def layout_overlaps(fig: Figure) -> list[str]:
     problems = []
     for k, ax in enumerate(axes):
         for text, box in boxes[id(ax)]:
-            if box.x0 < page.x0 - 1 or box.y0 < page.y0 - 1 or box.x1 > page.x1 + 1 \
-                    or box.y1 > page.y1 + 1:
+            if np.any(box.min < page.min - 1) or np.any(box.max > page.max + 1):
                 problems.append(f"axes {k}: {text!r} leaves the figure")
             for j, other in enumerate(axes):
                 if other is ax:
