@@ -1,0 +1,101 @@
+"""Halt triage on constructed halts names the right molecule, bond and failure mode, and
+writes halt.json, the last frames as extxyz and a picture."""
+
+import json
+
+import ase.io
+import numpy as np
+import pytest
+
+from xfer.analysis.rundir import load_run
+from xfer.analysis.triage import HISTORY, triage
+from xfer.analysis.triage_files import halt_line, write_halt_triage
+from xfer.testing import halts
+
+
+@pytest.fixture(scope="module")
+def constructed(tmp_path_factory):
+    root = tmp_path_factory.mktemp("halts")
+    return {name: getattr(halts, name)(root / name) for name in (
+        "stretched_bond", "pushed_together", "density_halt", "uncertainty_halt")}  # fmt: skip
+
+
+def test_constructed_liquid_has_no_close_contacts(constructed):
+    """The baseline the intermolecular test relies on: molecules > 2 A apart before the halt."""
+    report = triage(load_run(constructed["stretched_bond"]))
+    assert report.typical_contact_A > 2.0
+
+
+def test_stretched_intramolecular_bond_names_molecule_bond_and_mode(constructed, tmp_path):
+    report = write_halt_triage(constructed["stretched_bond"], tmp_path)
+    assert report.reason == "bond" and report.kind == "intramolecular"
+    assert [(m["mol"], m["species"]) for m in report.molecules] == [(4, "EMC")]
+    bond = report.bond
+    c, h = halts._ch_bond(4)
+    assert [a.id for a in bond.atoms] == [c + 1, h + 1]
+    assert bond.elements == "C-H" and bond.label == "C1-H8" and bond.bond_type == "C-H"
+    assert bond.length_A == pytest.approx(2.1, abs=1e-3) and bond.r0_A == 1.09
+    assert bond.lengths_A[0] == pytest.approx(1.09, abs=0.05)  # whole before the halt
+    assert report.mode == "C-H bond, intramolecular"
+    assert report.contact_at_halt.distance_A > 2.0
+    saved = json.loads((tmp_path / "halt.json").read_text())
+    assert saved["mode"] == report.mode and saved["step"] == halts.HALT_FRAME * 200
+    line = halt_line(report)
+    assert "EMC mol 4" in line and "C1-H8 2.10 A vs r0 1.09 A" in line
+
+
+def test_two_molecules_pushed_together_is_intermolecular(constructed):
+    report = triage(load_run(constructed["pushed_together"]))
+    assert report.kind == "intermolecular"
+    assert {(m["mol"], m["species"]) for m in report.molecules} == {(4, "EMC"), (1, "EC")}
+    contact = report.contact_at_halt
+    assert contact.distance_A == pytest.approx(0.9, abs=1e-3)
+    assert {a.mol for a in contact.atoms} == {4, 1}
+    assert contact.atoms[0].id == halts._ch_bond(4)[1] + 1  # the stretched bond's H
+    assert report.bond.elements == "C-H" and report.bond.length_A == pytest.approx(1.7, 1e-3)
+    assert report.mode.startswith("C-H bond, intermolecular approach 0.90 A")
+
+
+def test_density_halt_keeps_the_density_trajectory(constructed):
+    report = triage(load_run(constructed["density_halt"]))
+    assert report.kind == "density" and report.reason == "density"
+    assert report.molecules == []
+    d = report.density
+    assert d["start"] == pytest.approx(0.2) and d["at_halt"] == pytest.approx(0.12)
+    assert np.all(np.diff(d["density"]) < 0) and len(d["time_ps"]) == halts.HALT_FRAME + 1
+    assert report.mode == "density expansion (0.20 -> 0.12 g/cm3)"
+    assert "density expansion" in halt_line(report)
+
+
+def test_uncertainty_halt_lists_the_worst_atoms(constructed):
+    report = triage(load_run(constructed["uncertainty_halt"]))
+    assert report.kind == "uncertainty"
+    worst = report.worst_atoms
+    assert worst[0]["id"] == 30 and worst[0]["devi_f"] == pytest.approx(1.8)
+    assert [w["devi_f"] for w in worst] == sorted((w["devi_f"] for w in worst), reverse=True)
+    assert report.molecules == [{"mol": worst[0]["mol"], "species": worst[0]["species"],
+                                 "n_atoms": 15}]  # fmt: skip
+    assert "worst atom id 30" in halt_line(report)
+
+
+def test_triage_writes_halted_frame_and_five_before_as_extxyz(constructed, tmp_path):
+    report = write_halt_triage(constructed["uncertainty_halt"], tmp_path)
+    frames = ase.io.read(tmp_path / report.files["frames"], index=":")
+    assert len(frames) == HISTORY + 1
+    assert [f.info["step"] for f in frames] == report.frames_steps
+    assert report.frames_steps[-1] == halts.HALT_FRAME * 200
+    assert np.all(np.diff(report.frames_steps) > 0)
+    last = frames[-1]
+    assert last.arrays["devi_f"][29] == pytest.approx(1.8)
+    assert set(last.arrays["mol"]) == set(range(1, 6)) and last.pbc.all()
+    png = (tmp_path / report.files["picture"]).read_bytes()
+    assert png[:4] == b"\x89PNG"
+
+
+def test_triage_refuses_a_run_that_did_not_halt(tmp_path):
+    from xfer.errors import InputError
+    from xfer.testing.synthetic import SyntheticRun, write_synthetic_run
+
+    run = write_synthetic_run(tmp_path / "ok", SyntheticRun(n_frames=5))
+    with pytest.raises(InputError, match="did not halt"):
+        triage(load_run(run))
