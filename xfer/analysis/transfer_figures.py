@@ -113,6 +113,16 @@ def _csv_text(table: dict[str, dict[tuple[str, str], Estimate]]) -> str:
     return buf.getvalue()
 
 
+def _zoom(ax, shown: list[Estimate]) -> None:
+    """y-range around the values and their error bars, so density differences show."""
+    if not shown:
+        return
+    lo = min(e.mean - (e.sem or 0.0) for e in shown)
+    hi = max(e.mean + (e.sem or 0.0) for e in shown)
+    pad = max(0.1 * (hi - lo), 0.02 * hi)
+    ax.set_ylim(lo - pad, hi + pad)
+
+
 def transfer_figure(
     table: dict[str, dict[tuple[str, str], Estimate]],
     archs: Sequence[str],
@@ -144,17 +154,20 @@ def transfer_figure(
         ref = cells.get((REFERENCE, ""))
         if ref is not None and ref.mean is not None:
             mid, half = ref.mean * panel.scale, (ref.sem or 0.0) * panel.scale
-            ax.axhspan(mid - half, mid + half, color="green", alpha=0.25, lw=0)
-            ax.axhline(mid, color="green", ls="--", lw=1.2, label="reference")
+            ax.axhspan(mid - half, mid + half, color="green", alpha=0.25, lw=0, zorder=0)
+            ax.axhline(mid, color="green", ls="--", lw=1.2, label="reference", zorder=0.5)
         if panel.log:
             ax.set_yscale("log")
-        elif panel.key == "density" and ax.has_data():
-            lo, hi = ax.get_ylim()
-            ax.set_ylim(max(0.0, lo), hi)
+        elif panel.key == "density":
+            _zoom(ax, [e for e in cells.values() if e.mean is not None])
         ax.set_xticks(x, recipes, rotation=30, ha="right", rotation_mode="anchor", fontsize=8)
         ax.set_ylabel(panel.label, fontsize=8)
         ax.set_title(f"({PANEL_LETTERS[k]})", loc="left", fontsize=9)
-        ax.legend(frameon=False, fontsize=7)
+    handles = {}
+    for ax in fig.axes:  # one legend for all panels, above them
+        handles.update(zip(*reversed(ax.get_legend_handles_labels()), strict=True))
+    fig.legend(handles.values(), handles.keys(), loc="outside upper center",
+               ncols=len(handles), frameon=False, fontsize=8)  # fmt: skip
     return fig
 
 

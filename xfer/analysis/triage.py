@@ -79,7 +79,8 @@ class HaltReport(Record):
     closest_contact_A: float | None = None  # closest over the frames followed
     typical_contact_A: float | None = None  # median system-wide closest contact before halt
     kind: str  # "intramolecular", "intermolecular", "density", "uncertainty"
-    mode: str  # one line, e.g. "C-H bond, intramolecular"
+    mode: str  # one line with numbers, e.g. "C-H bond, intermolecular approach 0.90 A ..."
+    failure: str  # the mode without numbers, to count over a committee
     density: dict | None = None  # {"time_ps": [...], "density": [...], "limit": ...}
     worst_atoms: list[dict] = []  # uncertainty halts: atom + devi_f, largest first
     frames_steps: list[int] = []  # steps of the frames written (last = halted frame)
@@ -308,7 +309,9 @@ def triage(run: RunDir, frames: HaltFrames | None = None) -> HaltReport:
         time_ps=step * result.timestep_fs / 1000.0, detail=result.halt_detail,
         molecules=list(molecules.values()), bond=bond, contact_at_halt=contact,
         closest_contact_A=closest, typical_contact_A=typical, kind=kind,
-        mode=_mode(reason, kind, bond, closest, density, worst), density=density,
+        mode=_mode(reason, kind, bond, closest, density, worst),
+        failure=_mode(reason, kind, bond, closest, density, worst, numbers=False),
+        density=density,
         worst_atoms=worst, frames_steps=[int(s) for s in frames.steps],
     )  # fmt: skip
 
@@ -325,17 +328,20 @@ def _density_series(run: RunDir, detail: dict) -> dict:
     }
 
 
-def _mode(reason, kind, bond: BondState, closest, density, worst) -> str:
-    """One line naming the failure, e.g. "C-H bond, intramolecular"."""
+def _mode(reason, kind, bond: BondState, closest, density, worst, numbers: bool = True) -> str:
+    """One line naming the failure, e.g. "C-H bond, intramolecular"; without ``numbers``
+    it is the class of failure, counted over a committee."""
     if kind == "density":
         d = density
         way = "collapse" if d["at_halt"] > d["start"] else "expansion"
-        return f"density {way} ({d['start']:.2f} -> {d['at_halt']:.2f} g/cm3)"
+        values = f" ({d['start']:.2f} -> {d['at_halt']:.2f} g/cm3)" if numbers else ""
+        return f"density {way}{values}"
     if kind == "uncertainty":
         top = worst[0] if worst else None
         where = f" at {top['element']} of {top['species']}" if top else ""
         return f"uncertainty{where}"
     text = f"{bond.elements} bond" if reason == "bond" else f"{reason} ({bond.elements} longest)"
     if kind == "intermolecular":
-        return f"{text}, intermolecular approach {closest:.2f} A before the halt"
+        values = f" {closest:.2f} A" if numbers else ""
+        return f"{text}, intermolecular approach{values} before the halt"
     return f"{text}, intramolecular"

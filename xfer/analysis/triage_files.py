@@ -29,6 +29,8 @@ HALT_FILE = "halt.json"
 FRAMES_FILE = "halt_frames.extxyz"
 PICTURE_FILE = "halt.png"
 NEIGHBOUR_A = 3.5  # molecules with an atom this close to the involved ones are drawn
+BOND_KINDS = ("intramolecular", "intermolecular")  # failures a bond tells about
+STRETCHED = 1.25  # other halts name their longest bond only beyond this many r0
 
 
 def write_frames(target: Path, frames: HaltFrames) -> Path:
@@ -129,7 +131,7 @@ def halt_line(report: HaltReport) -> str:
     if mols:
         text += f"; {mols}"
     b = report.bond
-    if b is not None and report.kind != "density":
+    if b is not None and (report.kind in BOND_KINDS or b.length_A > STRETCHED * b.r0_A):
         text += f"; bond {b.label} {b.length_A:.2f} A vs r0 {b.r0_A:.2f} A"
     if report.closest_contact_A is not None and report.typical_contact_A is not None:
         text += (f"; closest intermolecular contact {report.closest_contact_A:.2f} A "

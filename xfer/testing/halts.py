@@ -101,9 +101,11 @@ def _stretch(frame: Frame, c: int, h: int, length: float) -> None:
     frame.place(h, a + (b - a) / np.linalg.norm(b - a) * length)
 
 
-def stretched_bond(out: str | Path, mol: int = 4, length: float = 2.1) -> Path:
+def stretched_bond(
+    out: str | Path, mol: int = 4, length: float = 2.1, ensemble: str = "nvt"
+) -> Path:
     """A bond halt: the first C-H bond of molecule ``mol`` stretched to ``length`` A."""
-    run = _base(Path(out))
+    run = _base(Path(out), ensemble)
     frame = _last_frame(run)
     c, h = _ch_bond(mol)
     _stretch(frame, c, h, length)
@@ -112,10 +114,12 @@ def stretched_bond(out: str | Path, mol: int = 4, length: float = 2.1) -> Path:
     return _finish(run, frame, "bond", detail)
 
 
-def pushed_together(out: str | Path, mol: int = 4, other: int = 1, gap: float = 0.9) -> Path:
+def pushed_together(
+    out: str | Path, mol: int = 4, other: int = 1, gap: float = 0.9, ensemble: str = "nvt"
+) -> Path:
     """A bond halt after an approach: molecule ``other`` moved so one of its atoms is
     ``gap`` A from the H of ``mol``'s first C-H bond, which is stretched to 1.7 A."""
-    run = _base(Path(out))
+    run = _base(Path(out), ensemble)
     frame = _last_frame(run)
     c, h = _ch_bond(mol)
     _stretch(frame, c, h, 1.7)

@@ -118,7 +118,35 @@ def environment(data: CampaignResults, plan: Plan) -> dict[str, Any]:
     }
 
 
-def render_markdown(plan: Plan, data: CampaignResults, figures: list[str]) -> str:
+def halt_lines(plan: Plan, data: CampaignResults, files: dict[tuple[Member, str], Path]) -> list[str]:
+    """Failure modes per committee, then one line (with picture and frames) per halted run."""
+    from xfer.analysis.triage_files import FRAMES_FILE, HALT_FILE, PICTURE_FILE, halt_line
+    from xfer.workflow.report_halts import failure_modes
+
+    rows = failure_modes(plan, data)
+    if not any(row[2].split("/")[0] != "0" for row in rows):
+        return []
+    header = ["committee", "ensemble", "halted", "failure modes", "closest contact (A)"]
+    lines = ["## Halts", "", "### Failure modes", "", _table(header, rows), ""]
+    lines += ["### Halted runs", ""]
+    for (member, ensemble), halt in sorted(data.halts.items(), key=lambda kv: kv[0][0].name):
+        rel = files[member, ensemble].as_posix()
+        lines += [
+            f"- **{member.name}** {halt_line(halt.report)} ([halt.json]({rel}/{HALT_FILE}), "
+            f"[last frames]({rel}/{FRAMES_FILE}))",
+            "",
+            f"  ![{member.name} {ensemble}]({rel}/{PICTURE_FILE})",
+            "",
+        ]
+    return lines
+
+
+def render_markdown(
+    plan: Plan,
+    data: CampaignResults,
+    figures: list[str],
+    halt_files: dict[tuple[Member, str], Path] | None = None,
+) -> str:
     """The report as Markdown (the HTML is rendered from it)."""
     campaign = plan.campaign
     archs = list(campaign.training.architectures)
@@ -194,6 +222,7 @@ def render_markdown(plan: Plan, data: CampaignResults, figures: list[str]) -> st
         lines += ["Terms not counted:", ""]
         lines += [f"- {name} {term}: {why}" for name, term, why in reasons]
         lines.append("")
+    lines += halt_lines(plan, data, halt_files or {})
     if figures:
         lines += ["## Figures", ""]
         lines += [f"![{Path(f).stem}]({f})" for f in figures]
@@ -229,20 +258,27 @@ def write_report(plan: Plan, store: TaskStore, out: Path) -> Path:
 
     from xfer.analysis.figures import q_matrix
     from xfer.analysis.pipeline import write_score_outputs
+    from xfer.analysis.transfer_figures import write_transfer_figure
     from xfer.atomic import write_text
+    from xfer.workflow.html import embed_images
+    from xfer.workflow.report_halts import copy_halt_files
 
     out.mkdir(parents=True, exist_ok=True)
     data = collect(plan, store)
-    archs, recipes = plan.campaign.training.architectures, plan.campaign.training.recipes
-    figures = [q_matrix(out / "q_matrix.png", data.scores, list(archs), list(recipes)).name]
+    archs, recipes = list(plan.campaign.training.architectures), list(plan.campaign.training.recipes)
+    figures = [q_matrix(out / "q_matrix.png", data.scores, archs, recipes).name]
     if data.models:
+        models = [data.models[m] for m in plan.members if m in data.models]
         with warnings.catch_warnings():  # e.g. an empty legend when no run has a density
             warnings.simplefilter("ignore", UserWarning)
-            written = write_score_outputs(out, data.scores, list(data.models.values()))
+            written = write_transfer_figure(
+                out / "figure1.png", models, data.reference_runs, archs, recipes
+            )
+            written += write_score_outputs(out, data.scores, list(data.models.values()))
         figures += [p.name for p in written if p.suffix == ".png"]
-    text = render_markdown(plan, data, figures)
+    text = render_markdown(plan, data, figures, copy_halt_files(data, out))
     write_text(out / "report.md", text)
     body = MarkdownIt("commonmark").enable("table").render(text)
     title = f"xfer campaign {plan.campaign.campaign.name}"
-    write_text(out / "report.html", HTML.format(title=title, body=body))
+    write_text(out / "report.html", HTML.format(title=title, body=embed_images(body, out)))
     return out / "report.md"

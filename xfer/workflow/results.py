@@ -14,8 +14,17 @@ from typing import Any
 from xfer.analysis.quality import ModelRuns, Reference, ScoreReport, build_reference, score_models
 from xfer.analysis.results import RunAnalysis
 from xfer.analysis.settings import AnalysisSettings
+from xfer.analysis.triage import HaltReport
 from xfer.workflow.dag import Member, Plan
 from xfer.workflow.store import TaskStore
+
+
+@dataclass(frozen=True)
+class Halt:
+    """A halted run's triage (halt.json) and the directory with its frames and picture."""
+
+    report: HaltReport
+    directory: Path
 
 
 @dataclass(frozen=True)
@@ -25,10 +34,12 @@ class CampaignResults:
     settings: AnalysisSettings
     models: dict[Member, ModelRuns]  # members whose NPT and NVT analyses are both done
     reference: Reference
+    reference_runs: list[ModelRuns]  # the reference committee's members with results
     scores: ScoreReport
     trained: dict[Member, dict[str, Any]]  # train task results (pair lines, errors)
     md: dict[tuple[Member, str], dict[str, Any]]  # md task results by (member, ensemble)
     status: dict[Member, str]  # "done", or the first unfinished task and its state
+    halts: dict[tuple[Member, str], Halt]  # triage of halted runs by (member, ensemble)
 
 
 def _analysis(store: TaskStore, task) -> RunAnalysis | None:
@@ -37,6 +48,20 @@ def _analysis(store: TaskStore, task) -> RunAnalysis | None:
     except KeyError:  # not finished
         return None
     return RunAnalysis.model_validate_json(path.read_text())
+
+
+def _halts(store: TaskStore, tasks: dict) -> dict:
+    """``key -> Halt`` of the analyzed runs that halted (their analyze task's halt.json)."""
+    found = {}
+    for key, task in tasks.items():
+        try:
+            path = store.outputs(task.kind, task.key).get("halt")
+        except KeyError:  # not finished
+            continue
+        if path is not None:
+            path = Path(path)
+            found[key] = Halt(HaltReport.model_validate_json(path.read_text()), path.parent)
+    return found
 
 
 def _member_status(plan: Plan, store: TaskStore, member: Member) -> str:
@@ -79,8 +104,10 @@ def collect(plan: Plan, store: TaskStore) -> CampaignResults:
         settings=settings,
         models=models,
         reference=reference,
+        reference_runs=ref_runs,
         scores=score_models(list(models.values()), reference, settings),
         trained=_results(store, plan.train),
         md=_results(store, plan.md),
         status={m: _member_status(plan, store, m) for m in (*plan.members, *plan.reference)},
+        halts=_halts(store, plan.analyze),
     )

@@ -114,7 +114,7 @@ class TaskStore:
         return "pending", ""
 
 
-PATH_KEYS = ("dataset", "train", "valid", "model", "exported", "run", "analysis")
+PATH_KEYS = ("dataset", "train", "valid", "model", "exported", "run", "analysis", "halt")
 
 
 def absolute(result: dict[str, Any], task_dir: Path) -> dict[str, Any]:

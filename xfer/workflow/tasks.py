@@ -179,7 +179,14 @@ def work_analyze(spec: dict, deps: dict, attempt: Path, task_dir: Path) -> dict:
     analysis = analyze_run(deps["md"]["run"], AnalysisSettings.model_validate(spec["settings"]))
     write_run_outputs(attempt, analysis)
     note = "stable" if analysis.stability.stable else f"unstable: {analysis.stability.reason}"
-    return {"analysis": _rel(attempt / "analysis.json", task_dir), "note": note}
+    result = {"analysis": _rel(attempt / "analysis.json", task_dir), "note": note}
+    if analysis.stability.halted:  # how it failed: halt.json, last frames, picture
+        from xfer.analysis.triage_files import HALT_FILE, write_halt_triage
+
+        halt = write_halt_triage(deps["md"]["run"], attempt / "halt")
+        result["halt"] = _rel(attempt / "halt" / HALT_FILE, task_dir)
+        result["note"] = f"{note}; {halt.mode}"
+    return result
 
 
 WORK: dict[str, Callable[[dict, dict, Path, Path], dict]] = {
