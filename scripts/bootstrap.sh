@@ -13,6 +13,15 @@ if ((${#need_apt[@]})); then
   SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
   $SUDO apt-get update -qq && $SUDO apt-get install -y -qq "${need_apt[@]}"
 fi
+# A headless Chromium for the report's browser test (tests/test_report_html.py); without
+# it (no apt access) that test skips, so a failed install does not stop the bootstrap.
+if ! command -v chromium-headless-shell >/dev/null 2>&1 && ! command -v chromium >/dev/null 2>&1
+then
+  echo "[bootstrap] installing Debian's chromium-headless-shell"
+  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  { $SUDO apt-get update -qq && $SUDO apt-get install -y -qq chromium-headless-shell; } \
+    || echo "[bootstrap] chromium-headless-shell not installed: the browser test will skip"
+fi
 
 PY="${XFER_PYTHON:-$(command -v python3.11 || command -v python3)}"
 if [ ! -x .venv/bin/python ]; then

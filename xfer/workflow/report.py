@@ -3,8 +3,11 @@
 The report scores every model whose NPT and NVT analyses are finished with Q against the
 reference committee (:mod:`xfer.analysis.quality`), then shows the transferability matrix
 (architecture x recipe) of Q, t_stab, density and D as committee mean +- standard error,
-per-model details with halts, the figures, and the environment (package versions, pair
-styles, LAMMPS version, hardware). Cells without results say why (failed, halted, pending).
+per-model details, the halts (failure modes per committee, one triage line and picture per
+halted run: :mod:`xfer.workflow.report_halts`), the figures (the preprint's Figure 1 among
+them) and the environment (package versions, pair styles, LAMMPS version, hardware). Cells
+without results say why (failed, halted, pending). ``report.html`` embeds its images
+(:mod:`xfer.workflow.html`), so it opens on its own.
 The report holds no timestamps or absolute paths, so the same finished tasks always give
 the same report. This module only renders: the numbers come typed from
 :mod:`xfer.workflow.results`, the figures from :mod:`xfer.analysis.figures`, the host
@@ -118,7 +121,9 @@ def environment(data: CampaignResults, plan: Plan) -> dict[str, Any]:
     }
 
 
-def halt_lines(plan: Plan, data: CampaignResults, files: dict[tuple[Member, str], Path]) -> list[str]:
+def halt_lines(
+    plan: Plan, data: CampaignResults, files: dict[tuple[Member, str], Path]
+) -> list[str]:
     """Failure modes per committee, then one line (with picture and frames) per halted run."""
     from xfer.analysis.triage_files import FRAMES_FILE, HALT_FILE, PICTURE_FILE, halt_line
     from xfer.workflow.report_halts import failure_modes
@@ -265,7 +270,8 @@ def write_report(plan: Plan, store: TaskStore, out: Path) -> Path:
 
     out.mkdir(parents=True, exist_ok=True)
     data = collect(plan, store)
-    archs, recipes = list(plan.campaign.training.architectures), list(plan.campaign.training.recipes)
+    training = plan.campaign.training
+    archs, recipes = list(training.architectures), list(training.recipes)
     figures = [q_matrix(out / "q_matrix.png", data.scores, archs, recipes).name]
     if data.models:
         models = [data.models[m] for m in plan.members if m in data.models]
