@@ -99,3 +99,29 @@ def test_triage_refuses_a_run_that_did_not_halt(tmp_path):
     run = write_synthetic_run(tmp_path / "ok", SyntheticRun(n_frames=5))
     with pytest.raises(InputError, match="did not halt"):
         triage(load_run(run))
+
+
+def test_triage_of_a_real_lammps_bond_halt(tmp_path):
+    """OPLS-AA in LAMMPS with one C-H bond stretched to ~1.9 A: the engine's halt files
+    (result.json, traj.dump, last_frame.dump) triage to that bond, intramolecular."""
+    from xfer.chem.packing import pack
+    from xfer.lammps.datafile import write_opls_data
+    from xfer.md import MDSettings, run_md
+
+    system = pack({"EC": 4, "EMC": 8}, 1.0, seed=2)
+    c, h = next((a, b) for a, b in system.bonds if system.symbols[a] + system.symbols[b] == "CH")
+    direction = system.positions[h] - system.positions[c]
+    system.positions[h] += 0.8 * direction / np.linalg.norm(direction)
+    write_opls_data(system, tmp_path / "stretched.data")
+    settings = MDSettings(potential="opls", data=tmp_path / "stretched.data", ensemble="npt",
+                          temperature=500.0, time_ps=0.05, timestep_fs=0.5, seed=1,
+                          dump_every=20, thermo_every=10, check_every=1)  # fmt: skip
+    result = run_md(settings, tmp_path / "run")
+    assert result["halted"] and result["halt_reason"] == "bond"
+    report = write_halt_triage(tmp_path / "run", tmp_path / "triage")
+    assert sorted(a.id for a in report.bond.atoms) == sorted([c + 1, h + 1])
+    assert report.bond.elements == "C-H" and report.bond.length_A > 1.5
+    assert report.kind == "intramolecular" and report.mode == "C-H bond, intramolecular"
+    mol = int(system.mol_ids[c])
+    assert [m["mol"] for m in report.molecules] == [mol]
+    assert (tmp_path / "triage" / "halt_frames.extxyz").is_file()
