@@ -125,3 +125,19 @@ def test_triage_of_a_real_lammps_bond_halt(tmp_path):
     mol = int(system.mol_ids[c])
     assert [m["mol"] for m in report.molecules] == [mol]
     assert (tmp_path / "triage" / "halt_frames.extxyz").is_file()
+
+
+def test_halt_without_a_written_frame_uses_the_last_dumped_one(constructed, tmp_path):
+    """LAMMPS stopped on an error (e.g. lost atoms): no last_frame.dump; triage still runs."""
+    import shutil
+
+    run = shutil.copytree(constructed["stretched_bond"], tmp_path / "run")
+    (run / "last_frame.dump").unlink()
+    result = json.loads((run / "result.json").read_text())
+    result.update(halt_reason="lost_atoms", halt_detail={"message": "Lost atoms: original 75"})
+    (run / "result.json").write_text(json.dumps(result))
+    report = triage(load_run(run))
+    assert not report.halted_frame_written and report.reason == "lost_atoms"
+    assert report.frames_steps[-1] == halts.HALT_FRAME * 200 and len(report.frames_steps) == 6
+    assert report.kind == "intramolecular" and report.mode.startswith("lost_atoms (")
+    assert "halted frame not written" in halt_line(report)

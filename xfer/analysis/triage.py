@@ -84,6 +84,7 @@ class HaltReport(Record):
     density: dict | None = None  # {"time_ps": [...], "density": [...], "limit": ...}
     worst_atoms: list[dict] = []  # uncertainty halts: atom + devi_f, largest first
     frames_steps: list[int] = []  # steps of the frames written (last = halted frame)
+    halted_frame_written: bool = True  # False: LAMMPS stopped on an error, last dump frame used
     files: dict[str, str] = {}  # name -> file in the triage directory
 
 
@@ -110,6 +111,7 @@ class HaltFrames:
     start_positions: np.ndarray  # step-0 (or first) frame: reference bond lengths
     start_box: np.ndarray
     devi_f: np.ndarray | None  # per atom at the halted frame, atoms sorted by id
+    halted_frame_written: bool  # last_frame.dump exists (else the last dumped frame is used)
 
 
 def _frames(traj: DumpTrajectory, keep: np.ndarray) -> DumpTrajectory:
@@ -140,7 +142,8 @@ def load_halt_frames(run: RunDir) -> HaltFrames:
     else:  # LAMMPS stopped with an error: the last dumped frame is the latest one known
         combined = _frames(traj, np.arange(traj.n_frames)[-(HISTORY + 1) :])
     system = load_system(run.data_path, combined, run.result.timestep_fs, run.result.mix)
-    return HaltFrames(system, combined.steps, traj.positions[0], traj.dimensions[0], devi)
+    return HaltFrames(system, combined.steps, traj.positions[0], traj.dimensions[0], devi,
+                      last_path.is_file())  # fmt: skip
 
 
 class HaltTrajectory(AnalysisBase):
@@ -303,7 +306,7 @@ def triage(run: RunDir, frames: HaltFrames | None = None) -> HaltReport:
         molecules = {}
     if close and contact is not None:
         molecules.setdefault(contact.atoms[1].mol, names.molecule(index_of[contact.atoms[1].id]))
-    step = int(frames.steps[-1])
+    step = result.n_steps_done
     return HaltReport(
         run_dir=str(run.path), ensemble=result.ensemble, reason=reason, step=step,
         time_ps=step * result.timestep_fs / 1000.0, detail=result.halt_detail,
@@ -313,6 +316,7 @@ def triage(run: RunDir, frames: HaltFrames | None = None) -> HaltReport:
         failure=_mode(reason, kind, bond, closest, density, worst, numbers=False),
         density=density,
         worst_atoms=worst, frames_steps=[int(s) for s in frames.steps],
+        halted_frame_written=frames.halted_frame_written,
     )  # fmt: skip
 
 

@@ -136,6 +136,8 @@ def halt_line(report: HaltReport) -> str:
     if report.closest_contact_A is not None and report.typical_contact_A is not None:
         text += (f"; closest intermolecular contact {report.closest_contact_A:.2f} A "
                  f"(typical {report.typical_contact_A:.2f} A)")  # fmt: skip
+    if not report.halted_frame_written:
+        text += f"; halted frame not written, last dumped frame (step {report.frames_steps[-1]})"
     if report.worst_atoms:
         w = report.worst_atoms[0]
         devi = f" devi_f {w['devi_f']:.3g} eV/A" if "devi_f" in w else ""

@@ -183,9 +183,13 @@ def work_analyze(spec: dict, deps: dict, attempt: Path, task_dir: Path) -> dict:
     if analysis.stability.halted:  # how it failed: halt.json, last frames, picture
         from xfer.analysis.triage_files import HALT_FILE, write_halt_triage
 
-        halt = write_halt_triage(deps["md"]["run"], attempt / "halt")
-        result["halt"] = _rel(attempt / "halt" / HALT_FILE, task_dir)
-        result["note"] = f"{note}; {halt.mode}"
+        try:
+            halt = write_halt_triage(deps["md"]["run"], attempt / "halt")
+        except InputError as exc:  # e.g. lost atoms: the analysis stands without a triage
+            result["note"] = f"{note}; not triaged: {exc}"
+        else:
+            result["halt"] = _rel(attempt / "halt" / HALT_FILE, task_dir)
+            result["note"] = f"{note}; {halt.mode}"
     return result
 
 
