@@ -11,10 +11,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from pydantic import ValidationError
+
 from xfer.analysis.quality import ModelRuns, Reference, ScoreReport, build_reference, score_models
 from xfer.analysis.results import RunAnalysis
 from xfer.analysis.settings import AnalysisSettings
 from xfer.analysis.triage import HaltReport
+from xfer.errors import InputError, validation_message
+from xfer.jsonfiles import read_json
 from xfer.workflow.dag import Member, Plan
 from xfer.workflow.store import TaskStore
 
@@ -60,7 +64,12 @@ def _halts(store: TaskStore, tasks: dict) -> dict:
             continue
         if path is not None:
             path = Path(path)
-            found[key] = Halt(HaltReport.model_validate_json(path.read_text()), path.parent)
+            fix = f"delete {store.dir_of(task) / 'done.json'} and rerun the campaign"
+            try:
+                report = HaltReport.model_validate(read_json(path, fix))
+            except ValidationError as exc:
+                raise InputError(f"{path}: {validation_message(exc)}; {fix}") from None
+            found[key] = Halt(report, path.parent)
     return found
 
 
