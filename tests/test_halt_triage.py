@@ -141,3 +141,17 @@ def test_halt_without_a_written_frame_uses_the_last_dumped_one(constructed, tmp_
     assert report.frames_steps[-1] == halts.HALT_FRAME * 200 and len(report.frames_steps) == 6
     assert report.kind == "intramolecular" and report.mode.startswith("lost_atoms (")
     assert "halted frame not written" in halt_line(report)
+
+
+def test_xfer_analyze_triages_a_halted_run(constructed, tmp_path, capsys):
+    import shutil
+
+    from xfer.cli import main
+
+    run = shutil.copytree(constructed["pushed_together"], tmp_path / "run")
+    assert main(["analyze", str(run), "--full-length-ps", "4"]) == 0
+    out = capsys.readouterr().out
+    assert "halt: C-H bond, intermolecular approach 0.90 A" in out and "halt/halt.json" in out
+    saved = json.loads((run / "halt" / "halt.json").read_text())
+    assert saved["kind"] == "intermolecular"
+    assert (run / "halt" / "halt.png").is_file() and (run / "halt" / "halt_frames.extxyz").is_file()

@@ -56,7 +56,8 @@ def analyze(
 ) -> None:
     """Analyze runs: stability, density distribution (NPT), COM diffusivity (NVT).
 
-    Writes analysis.json, CSV numbers and PNG figures into each run directory.
+    Writes analysis.json, CSV numbers and PNG figures into each run directory, and for a
+    halted run its triage into ``halt/`` (halt.json, halt_frames.extxyz, halt.png).
     """
     from xfer.analysis.pipeline import analyze_run, write_run_outputs
 
@@ -85,7 +86,20 @@ def analyze(
                 if d.reason is None
                 else f"; D n/a ({d.reason})"
             )
+        if stab.halted:
+            line += "; " + _triage(run_dir)
         console.print(line, highlight=False, soft_wrap=True)
+
+
+def _triage(run_dir: Path) -> str:
+    """Halt triage into ``run_dir/halt`` (halt.json, last frames, picture); what it found."""
+    from xfer.analysis.triage_files import HALT_FILE, write_halt_triage
+
+    try:
+        halt = write_halt_triage(run_dir, run_dir / "halt")
+    except InputError as exc:  # the analysis above stands without a triage
+        return f"halt not triaged: {exc}"
+    return f"halt: {halt.mode} (halt/{HALT_FILE})"
 
 
 def _expand(patterns: list[str], what: str) -> list[Path]:
