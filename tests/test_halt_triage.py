@@ -155,3 +155,14 @@ def test_xfer_analyze_triages_a_halted_run(constructed, tmp_path, capsys):
     saved = json.loads((run / "halt" / "halt.json").read_text())
     assert saved["kind"] == "intermolecular"
     assert (run / "halt" / "halt.png").is_file() and (run / "halt" / "halt_frames.extxyz").is_file()
+
+
+def test_uncertainty_halt_without_devi_column_names_the_detail_atom(constructed, tmp_path):
+    import shutil
+
+    run = shutil.copytree(constructed["uncertainty_halt"], tmp_path / "run")
+    (run / "last_frame.dump").unlink()
+    report = triage(load_run(run))
+    assert report.kind == "uncertainty"
+    assert [(w["id"], w["devi_f"]) for w in report.worst_atoms] == [(30, 1.8)]
+    assert report.molecules[0]["mol"] == report.worst_atoms[0]["mol"]

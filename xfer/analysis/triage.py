@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 from MDAnalysis.analysis.base import AnalysisBase
-from MDAnalysis.lib.distances import capped_distance, self_capped_distance
+from MDAnalysis.lib.distances import calc_bonds, capped_distance, self_capped_distance
 
 from xfer.analysis.dump import DumpTrajectory, read_dump
 from xfer.analysis.results import Record
@@ -151,7 +151,8 @@ class HaltTrajectory(AnalysisBase):
     intermolecular contact, and the system-wide closest intermolecular contact.
 
     Results: ``bond_length`` (n_frames,), ``contact`` (n_frames,), ``contact_pair``
-    (n_frames, 2) atom indices, ``system_contact`` (n_frames,).
+    (n_frames, 2) atom indices, ``system_contact`` (n_frames,): closest contact between
+    the other molecules, the liquid's typical closest approach.
     """
 
     def __init__(self, atomgroup, involved: np.ndarray, bond: tuple[int, int] | None, **kw):
@@ -163,8 +164,9 @@ class HaltTrajectory(AnalysisBase):
         for k, f in enumerate(atomgroup.fragments):
             frag[f.indices] = k
         self.fragment = frag
-        mols = set(frag[self.involved])
-        self.others = np.flatnonzero(~np.isin(frag, list(mols)))
+        inside = np.isin(frag, list(set(frag[self.involved])))
+        self.others = np.flatnonzero(~inside)
+        self.inside = inside
 
     def _prepare(self):
         n = self.n_frames
@@ -189,13 +191,13 @@ class HaltTrajectory(AnalysisBase):
             )
         pairs, dist = self_capped_distance(pos, CONTACT_CUTOFF, box=box)
         inter = self.fragment[pairs[:, 0]] != self.fragment[pairs[:, 1]]
-        if inter.any():
-            self.results.system_contact[k] = dist[inter].min()
+        bystanders = inter & ~self.inside[pairs[:, 0]] & ~self.inside[pairs[:, 1]]
+        use = bystanders if bystanders.any() else inter  # the liquid around, if there is one
+        if use.any():
+            self.results.system_contact[k] = dist[use].min()
 
 
 def _distance(a: np.ndarray, b: np.ndarray, box: np.ndarray) -> float:
-    from MDAnalysis.lib.distances import calc_bonds
-
     return float(calc_bonds(a[None], b[None], box=box)[0])
 
 
@@ -230,8 +232,6 @@ class _Atoms:
 
 
 def _bond_lengths(pos: np.ndarray, bonds: np.ndarray, box: np.ndarray) -> np.ndarray:
-    from MDAnalysis.lib.distances import calc_bonds
-
     return calc_bonds(pos[bonds[:, 0]], pos[bonds[:, 1]], box=box)
 
 
@@ -243,6 +243,19 @@ def _bond_state(names: _Atoms, bond, r0: float, lengths, label: str | None) -> B
         elements="-".join(x.element for x in pair), length_A=float(lengths[-1]),
         r0_A=float(r0), lengths_A=[float(v) for v in lengths],
     )  # fmt: skip
+
+
+def _worst_atoms(frames: HaltFrames, names: _Atoms, detail: dict, index_of: dict) -> list[dict]:
+    """Atoms with the largest committee force deviation (``devi_f``), largest first."""
+    if frames.devi_f is not None:
+        order = np.argsort(frames.devi_f)[::-1][:WORST_ATOMS]
+        return [{**names.ref(i).model_dump(), "devi_f": float(frames.devi_f[i])} for i in order]
+    if "atom_id" in detail:  # an uncertainty halt whose frame has no devi_f column
+        top = {**names.ref(index_of[int(detail["atom_id"])]).model_dump()}
+        if "max_devi_f" in detail:
+            top["devi_f"] = float(detail["max_devi_f"])
+        return [top]
+    return []
 
 
 def triage(run: RunDir, frames: HaltFrames | None = None) -> HaltReport:
@@ -261,26 +274,20 @@ def triage(run: RunDir, frames: HaltFrames | None = None) -> HaltReport:
     start = _bond_lengths(frames.start_positions, bonds, frames.start_box)
     reason = result.halt_reason or "unknown"
     worst: list[dict] = []
-    bond_pair: tuple[int, int] | None = None
     r0 = label = None
-    if reason == "bond" and "atom_ids" in detail:
-        bond_pair = tuple(index_of[int(a)] for a in detail["atom_ids"])  # type: ignore[assignment]
+    if reason == "bond" and "atom_ids" in detail:  # the engine named the broken bond
+        i, j = (index_of[int(a)] for a in detail["atom_ids"])
+        k = int(np.flatnonzero(((bonds == (i, j)) | (bonds == (j, i))).all(1))[0])
         r0, label = detail.get("r0_A"), detail.get("bond_type")
-    elif frames.devi_f is not None or reason == "uncertainty":
-        order = np.argsort(frames.devi_f)[::-1][:WORST_ATOMS] if frames.devi_f is not None else []
-        worst = [{**names.ref(i).model_dump(), "devi_f": float(frames.devi_f[i])} for i in order]
-        if not worst and "atom_id" in detail:
-            worst = [names.ref(index_of[int(detail["atom_id"])]).model_dump()]
-    if bond_pair is None:  # the most stretched bond (of the worst atom's molecule, if any)
-        ratio = stretch / start
+    else:
+        worst = _worst_atoms(frames, names, detail, index_of)
+        ratio = stretch / start  # the most stretched bond (of the worst atom's molecule)
         if worst:
             frag = names.fragment[index_of[worst[0]["id"]]]
             ratio = np.where(names.fragment[bonds[:, 0]] == frag, ratio, -np.inf)
         k = int(np.argmax(ratio))
-        bond_pair = (int(bonds[k, 0]), int(bonds[k, 1]))
-    if r0 is None:
-        k = int(np.flatnonzero((bonds == bond_pair).all(1) | (bonds == bond_pair[::-1]).all(1))[0])
-        r0 = float(start[k])
+    bond_pair = (int(bonds[k, 0]), int(bonds[k, 1]))
+    r0 = float(start[k]) if r0 is None else r0
     involved_atoms = [index_of[w["id"]] for w in worst[:1]] or [*bond_pair]
     involved = np.concatenate([names.fragments[names.fragment[i]] for i in set(involved_atoms)])
     analysis = HaltTrajectory(u.atoms, involved, bond_pair).run()
