@@ -69,8 +69,7 @@ def _finish(store: TaskStore, task, result: dict) -> Path:
 def _run(member: Member, ensemble: str, target: Path, index: int) -> Path:
     build = HALTS.get((member.arch, member.recipe, member.seed, ensemble))
     if build is not None:
-        return build(target, ensemble=ensemble) if build is not halts.uncertainty_halt \
-            else build(target)
+        return build(target, ensemble=ensemble)
     spec = SyntheticRun(mix=halts.MIX, ensemble=ensemble, seed=index, density_tau_ps=0.3,
                         density=1.0 + 0.01 * (member.arch == "mace"))  # fmt: skip
     return write_synthetic_run(target, spec)

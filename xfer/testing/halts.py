@@ -152,9 +152,11 @@ def density_halt(out: str | Path, final: float = 0.12) -> Path:
     return _finish(run, _last_frame(run), "density", {"density_g_cm3": final})
 
 
-def uncertainty_halt(out: str | Path, atom_id: int = 30, devi: float = 1.8) -> Path:
+def uncertainty_halt(
+    out: str | Path, atom_id: int = 30, devi: float = 1.8, ensemble: str = "nvt"
+) -> Path:
     """An uncertainty halt: atom ``atom_id`` has the largest ``devi_f`` (eV/A)."""
-    run = _base(Path(out))
+    run = _base(Path(out), ensemble)
     frame = _last_frame(run)
     values = np.linspace(0.01, 0.2, len(frame.rows))
     values[atom_id - 1] = devi
