@@ -29,7 +29,10 @@ from xfer.chem.formula import element_of_mass
 from xfer.errors import InputError
 
 HISTORY = 5  # frames before the halted frame that are followed and written
-CLOSE_FRACTION = 0.75  # contact / typical closest contact below this: intermolecular failure
+# contact / typical closest contact below this: an intermolecular failure. A C-H bond of a
+# packed OPLS-AA box stretched by 0.8 A brings its H to 1.44 A of a neighbour's H against a
+# typical closest contact of 2.18 A (0.66): the stretch alone, so the cut sits below that.
+CLOSE_FRACTION = 0.6
 CONTACT_CUTOFF = 6.0  # A searched for intermolecular contacts
 WORST_ATOMS = 5  # atoms listed for an uncertainty halt
 DENSITY_POINTS = 400  # density trajectory points kept in halt.json (evenly subsampled)
@@ -77,6 +80,7 @@ class HaltReport(Record):
     bond: BondState | None = None  # the broken bond (bond halt) or the most stretched one
     contact_at_halt: Contact | None = None
     closest_contact_A: float | None = None  # closest over the frames followed
+    contacts_A: list[float | None] = []  # the involved molecules' closest contact per frame
     typical_contact_A: float | None = None  # median system-wide closest contact before halt
     kind: str  # "intramolecular", "intermolecular", "density", "uncertainty"
     mode: str  # one line with numbers, e.g. "C-H bond, intermolecular approach 0.90 A ..."
@@ -319,6 +323,7 @@ def triage(run: RunDir, frames: HaltFrames | None = None) -> HaltReport:
         time_ps=step * result.timestep_fs / 1000.0, detail=result.halt_detail,
         molecules=list(molecules.values()), bond=bond, contact_at_halt=contact,
         closest_contact_A=closest, typical_contact_A=typical, kind=kind,
+        contacts_A=[float(v) if np.isfinite(v) else None for v in res.contact],
         mode=_mode(reason, kind, bond, closest, density, worst),
         failure=_mode(reason, kind, bond, closest, density, worst, numbers=False),
         density=density,
