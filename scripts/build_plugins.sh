@@ -31,5 +31,11 @@ for src in plugins/*/; do
     -DXFER_LAMMPS_INCLUDE="$LMP_INC" -DXFER_MPI_INCLUDE="$MPI_INC" \
     -DCMAKE_PREFIX_PATH="$TORCH_PREFIX" -DXFER_QUIP_LIBDIR="$QUIP_LIBDIR" >/dev/null
   cmake --build "$bdir" -j2 >/dev/null
-  cp -u "$bdir"/*plugin.so xfer/plugins/lib/
+  # Replace by rename, never in place: a running LAMMPS may have the old library mapped.
+  for so in "$bdir"/*plugin.so; do
+    dest=xfer/plugins/lib/$(basename "$so")
+    if ! cmp -s "$so" "$dest"; then
+      cp "$so" "$dest.tmp.$$" && mv -f "$dest.tmp.$$" "$dest"
+    fi
+  done
 done
