@@ -85,7 +85,7 @@ def test_killed_run_resumes_from_its_checkpoint(killed, reference, tmp_path):
     assert result["n_steps_done"] == result["n_steps_requested"] == 1000
     assert result["t_stab_ps"] == pytest.approx(0.5) and not result["halted"]
     first, second = result["parts"]
-    assert first["start_step"] == 0 and first["end"] == "killed"
+    assert first["start_step"] == 0 and first["end"] == "interrupted"
     assert first["end_step"] >= killed_at - 10 and first["wall_s"] > 0
     assert second["start_step"] == checkpoint and second["end"] == "completed"
     assert result["wall_s"] == pytest.approx(first["wall_s"] + second["wall_s"], abs=0.01)
@@ -183,7 +183,7 @@ def test_campaign_md_task_killed_by_its_scheduler_resumes_in_the_next_try(tmp_pa
     assert done["attempt"] == 2
     run = directory / "attempt-2" / "run"
     result = json.loads((run / "result.json").read_text())
-    assert result["n_steps_done"] == 1000 and result["parts"][0]["end"] == "killed"
+    assert result["n_steps_done"] == 1000 and result["parts"][0]["end"] == "interrupted"
     assert result["parts"][1]["start_step"] >= 400
     assert thermo_steps(run).tolist() == list(range(0, 1001, 10))
     assert dump_steps(run) == list(range(0, 1001, 20))

@@ -19,6 +19,7 @@ from rich.progress import (
 
 from xfer.chem.molecules import parse_mix
 from xfer.errors import InputError, validation_message
+from xfer.lammps.checkpoint import DEFAULT_EVERY
 
 
 def _settings(**kwargs):
@@ -55,6 +56,11 @@ def md(
     check_every: Annotated[int, typer.Option("--check-every", help="steps")] = 10,
     thermo_every: Annotated[int, typer.Option("--thermo-every", help="steps")] = 10,
     dump_every: Annotated[int, typer.Option("--dump-every", help="steps")] = 100,
+    checkpoint_every: Annotated[
+        int,
+        typer.Option("--checkpoint-every",
+                     help="steps between restart files; a rerun continues from the last (0: off)"),
+    ] = DEFAULT_EVERY,
     force: Annotated[
         bool,
         typer.Option(help="Rerun or replace a finished run; lift the size and length limits"),
@@ -80,6 +86,7 @@ def md(
         timestep_fs=timestep_fs, seed=seed, bond_stretch_max=bond_stretch_max,
         bond_stretch_rel=bond_stretch_rel, density_range=density_range,
         check_every=check_every, thermo_every=thermo_every, dump_every=dump_every,
+        checkpoint_every=checkpoint_every,
     )
     columns = (SpinnerColumn(), TextColumn("[bold]{task.description}"), BarColumn(),
                MofNCompleteColumn(), TextColumn("steps"), TimeRemainingColumn())

@@ -150,7 +150,7 @@ def _state(run_dir: Path) -> dict[str, Any] | None:
 
 
 def _close_killed_part(run_dir: Path, state: dict[str, Any]) -> None:
-    """The killed part ran until its outputs were last written; record that honestly."""
+    """A part that was killed or interrupted ran until its outputs were last written."""
     part = state["parts"][-1]
     if part.get("end") is not None:
         return
@@ -158,7 +158,7 @@ def _close_killed_part(run_dir: Path, state: dict[str, Any]) -> None:
               if p.exists()]
     last = _last_step(run_dir / "thermo.csv")
     part.update(wall_s=round(max(stamps, default=part["started"]) - part["started"], 3),
-                end_step=last, end="killed")
+                end_step=last, end="interrupted")
 
 
 def _rows(path: Path):
