@@ -17,7 +17,6 @@ always writes, so the file continues with no gap, repeat or stray header.
 
 from __future__ import annotations
 
-import json
 import os
 import time
 from dataclasses import dataclass
@@ -25,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from xfer.atomic import write_json
-from xfer.errors import InputError
+from xfer.jsonfiles import read_json
 
 STATE = "checkpoint.json"
 RESTARTS = ("checkpoint.a.restart", "checkpoint.b.restart")
@@ -142,11 +141,7 @@ def _state(run_dir: Path) -> dict[str, Any] | None:
     path = run_dir / STATE
     if not path.is_file():
         return None
-    try:
-        return json.loads(path.read_text())
-    except ValueError:
-        raise InputError(f"{path} is not valid JSON: delete it (the run then starts again "
-                         "from step 0)") from None
+    return read_json(path, "delete it (the run then starts again from step 0)")
 
 
 def _close_killed_part(run_dir: Path, state: dict[str, Any]) -> None:
