@@ -167,6 +167,7 @@ def test_checkpoint_interval_is_not_part_of_the_finished_run_identity(tmp_path):
 
 
 @pytest.mark.slow
+@pytest.mark.ci
 def test_campaign_md_task_killed_by_its_scheduler_resumes_in_the_next_try(tmp_path):
     """A scheduler's SIGKILL of the driver ends its worker; the next try adopts the run."""
     from xfer.workflow.store import Task, TaskStore
@@ -212,6 +213,7 @@ def test_tiny_gap_model_run_resumes(gap_model, tmp_path):
 
 
 @pytest.mark.slow
+@pytest.mark.ci
 def test_640_atoms_killed_half_way_resumes(tmp_path):
     """The acceptance system with the default checkpoint interval (1000 of 4000 steps)."""
     out = tmp_path / "run"
