@@ -81,6 +81,7 @@ def test_killed_run_resumes_from_its_checkpoint(killed, reference, tmp_path):
     assert checkpoint % 100 == 0 and 400 <= checkpoint <= killed_at
     proc = subprocess.run(md_cli(run), capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr
+    assert f"completed (resumed at step {checkpoint})" in " ".join(proc.stdout.split())
     result = json.loads((run / "result.json").read_text())
     assert result["n_steps_done"] == result["n_steps_requested"] == 1000
     assert result["t_stab_ps"] == pytest.approx(0.5) and not result["halted"]

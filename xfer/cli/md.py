@@ -96,6 +96,8 @@ def md(
                         progress=lambda step: bar.update(task, completed=step),
                         stage=lambda text: bar.update(task, description=text))
     state = f"HALTED ({result['halt_reason']})" if result["halted"] else "completed"
+    if len(result.get("parts", [])) > 1:
+        state += f" (resumed at step {result['parts'][-1]['start_step']})"
     Console().print(
         f"{out}: {state} after {result['t_stab_ps']:.3f} ps of {result['time_ps_requested']} ps "
         f"({result['n_atoms']} atoms, {result['wall_s']:.1f} s)"

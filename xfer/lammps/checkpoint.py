@@ -60,6 +60,8 @@ def template_vars(every: int, resume: Resume | None) -> dict[str, Any]:
 def start_fresh(run_dir: Path, settings: dict[str, Any]) -> None:
     """Forget earlier checkpoints of ``run_dir``; record the settings of the new run."""
     clear(run_dir)
+    for log in run_dir.glob("log.[0-9]*.lammps"):  # logs of an earlier run's parts
+        log.unlink()
     write_json(run_dir / STATE, {"settings": settings, "parts": []})
 
 
