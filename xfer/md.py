@@ -3,7 +3,9 @@
 A run directory holds ``system.data``, ``bonds.table``, ``in.lammps``, ``thermo.csv``,
 ``traj.dump``, ``log.lammps`` and, written last and atomically, ``result.json``.
 A directory whose ``result.json`` matches the requested settings is returned as is
-(finished work is never redone); anything else in it is an unfinished run and is redone.
+(finished work is never redone). An unfinished run of the same settings continues from
+its last checkpoint (``lammps/checkpoint.py``, a restart every ``checkpoint_every``
+steps); anything else in it is redone from step 0.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from xfer.chem.packing import pack
 from xfer.chem.units import ATM_TO_BAR
 from xfer.errors import InputError
 from xfer.jsonfiles import read_json
+from xfer.lammps import checkpoint
 from xfer.lammps.bond_alarm import ALARM_ENERGY, TABLE_POINTS, BondCriterion, write_tables
 from xfer.lammps.pair import CLASSICAL, EnginePotential, PairSpec
 from xfer.lammps.progress import ThermoWatcher
@@ -64,6 +67,9 @@ class MDSettings(BaseModel):
     bond_stretch_rel: float | None = Field(None, gt=0, description="fraction of r0 (0.5 = +50%)")
     density_range: tuple[float, float] | None = (0.2, 2.0)
     pair: PairSpec | None = None
+    checkpoint_every: int = Field(
+        checkpoint.DEFAULT_EVERY, ge=0, description="steps between restart files (0: none)"
+    )
 
     @model_validator(mode="after")
     def _consistent(self) -> MDSettings:
@@ -87,8 +93,11 @@ class MDSettings(BaseModel):
         return int(round(self.time_ps * 1000.0 / self.timestep_fs))
 
     def fingerprint(self) -> dict[str, Any]:
-        """JSON form used to recognise a finished run with the same settings."""
-        return json.loads(self.model_dump_json())
+        """JSON form used to recognise a finished run with the same settings.
+
+        How often checkpoints are written does not change the trajectory, so it is left out.
+        """
+        return json.loads(self.model_dump_json(exclude={"checkpoint_every"}))
 
 
 @contextmanager
@@ -101,9 +110,15 @@ def _cwd(path: Path):
         os.chdir(old)
 
 
-def prepare_run(settings: MDSettings, out_dir: Path) -> dict[str, Any]:
-    """Write system.data, bonds.table and in.lammps into ``out_dir``; return template vars."""
-    system = read_system(settings.data) if settings.data else pack(
+def prepare_run(
+    settings: MDSettings, out_dir: Path, resume: checkpoint.Resume | None = None
+) -> dict[str, Any]:
+    """Write system.data, bonds.table and in.lammps into ``out_dir``; return template vars.
+
+    With ``resume`` the input continues from that checkpoint instead of ``system.data``.
+    """
+    source = out_dir / "system.data" if resume else settings.data  # resume: no repacking
+    system = read_system(source) if source else pack(
         settings.mix or {}, settings.density, seed=settings.seed
     )
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -136,6 +151,7 @@ def prepare_run(settings: MDSettings, out_dir: Path) -> dict[str, Any]:
         "density_range": settings.density_range if settings.ensemble == "npt" else None,
         "lost_policy": "error",
         "n_steps": settings.n_steps,
+        **checkpoint.template_vars(settings.checkpoint_every, resume),
     }
     write_text(out_dir / "in.lammps", render("md.lmp.j2", **variables))
     return {"system": system, "bond_types": rows, "elements": info.elements}
@@ -229,16 +245,21 @@ def run_md(
     check_limits(settings, force)
     stage = stage or (lambda text: None)
     fresh = not out_dir.exists()
-    if not fresh:  # an unfinished or different run: start it again from scratch
+    resume = None if fresh or force else checkpoint.plan_resume(out_dir, settings.fingerprint())
+    if not fresh and resume is None:  # an unfinished or different run: start again at step 0
         (out_dir / "result.json").unlink(missing_ok=True)
-    stage(f"reading {settings.data.name}" if settings.data else
+    stage(f"resuming at step {resume.step}" if resume else
+          f"reading {settings.data.name}" if settings.data else
           f"packing {composition_label(settings.mix or {})}")  # fmt: skip
     try:
-        prepared = prepare_run(settings, out_dir)
+        prepared = prepare_run(settings, out_dir, resume)
     except Exception:
         if fresh:
             shutil.rmtree(out_dir, ignore_errors=True)
         raise
+    if resume is None:
+        checkpoint.start_fresh(out_dir, settings.fingerprint())
+    checkpoint.begin_part(out_dir, resume.step if resume else 0)
     stage(f"{settings.ensemble.upper()} {out_dir.name}")
     start = time.perf_counter()
     watcher = ThermoWatcher(out_dir / "thermo.csv", progress) if progress else nullcontext()
@@ -246,6 +267,9 @@ def run_md(
         outcome = LammpsRun(plugins_needed=_plugins(settings)).execute(
             "in.lammps", settings.n_steps, prepared["bond_types"], prepared["elements"]
         )
+    wall = time.perf_counter() - start
+    parts = checkpoint.finish(out_dir, wall, outcome.n_steps_done,
+                              "halted" if outcome.halt_reason else "completed")
     system = prepared["system"]
     result = {
         "ensemble": settings.ensemble,
@@ -267,7 +291,8 @@ def run_md(
         "composition": composition_label(system.mix()),
         "n_atoms": system.n_atoms,
         "lammps_version": outcome.lammps_version,
-        "wall_s": round(time.perf_counter() - start, 3),
+        "wall_s": round(sum(part["wall_s"] for part in parts), 3),
+        "parts": parts,
         "settings": settings.fingerprint(),
     }
     if outcome.n_steps_done == 0 and outcome.halt_reason is None:
@@ -275,6 +300,7 @@ def run_md(
     if not math.isfinite(result["t_stab_ps"]):
         raise InputError("non-finite stability time")
     write_json(out_dir / "result.json", result)
+    checkpoint.clear(out_dir)
     return result
 
 

@@ -19,6 +19,7 @@ from rich.progress import (
 
 from xfer.chem.molecules import parse_mix
 from xfer.errors import InputError, validation_message
+from xfer.lammps.checkpoint import DEFAULT_EVERY
 
 
 def _settings(**kwargs):
@@ -55,6 +56,11 @@ def md(
     check_every: Annotated[int, typer.Option("--check-every", help="steps")] = 10,
     thermo_every: Annotated[int, typer.Option("--thermo-every", help="steps")] = 10,
     dump_every: Annotated[int, typer.Option("--dump-every", help="steps")] = 100,
+    checkpoint_every: Annotated[
+        int,
+        typer.Option("--checkpoint-every",
+                     help="steps between restart files; a rerun continues from the last (0: off)"),
+    ] = DEFAULT_EVERY,
     force: Annotated[
         bool,
         typer.Option(help="Rerun or replace a finished run; lift the size and length limits"),
@@ -80,6 +86,7 @@ def md(
         timestep_fs=timestep_fs, seed=seed, bond_stretch_max=bond_stretch_max,
         bond_stretch_rel=bond_stretch_rel, density_range=density_range,
         check_every=check_every, thermo_every=thermo_every, dump_every=dump_every,
+        checkpoint_every=checkpoint_every,
     )
     columns = (SpinnerColumn(), TextColumn("[bold]{task.description}"), BarColumn(),
                MofNCompleteColumn(), TextColumn("steps"), TimeRemainingColumn())
@@ -89,6 +96,8 @@ def md(
                         progress=lambda step: bar.update(task, completed=step),
                         stage=lambda text: bar.update(task, description=text))
     state = f"HALTED ({result['halt_reason']})" if result["halted"] else "completed"
+    if len(result.get("parts", [])) > 1:
+        state += f" (resumed at step {result['parts'][-1]['start_step']})"
     Console().print(
         f"{out}: {state} after {result['t_stab_ps']:.3f} ps of {result['time_ps_requested']} ps "
         f"({result['n_atoms']} atoms, {result['wall_s']:.1f} s)"

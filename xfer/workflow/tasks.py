@@ -156,6 +156,7 @@ def work_md(spec: dict, deps: dict, attempt: Path, task_dir: Path) -> dict:
     def progress(step: int) -> None:
         report("md", step, steps, "steps", f"{step * fs / 1000:.4g}/{steps * fs / 1000:.4g} ps")
 
+    adopt_unfinished_run(task_dir, attempt / "run")
     result = run_md(settings, attempt / "run", progress=progress)
     note = f"t_stab {result['t_stab_ps']:g} ps"
     if result["halted"]:
@@ -169,6 +170,22 @@ def work_md(spec: dict, deps: dict, attempt: Path, task_dir: Path) -> dict:
         "lammps_version": result["lammps_version"],
         "note": note,
     }
+
+
+def adopt_unfinished_run(task_dir: Path, run: Path) -> None:
+    """Move the newest checkpointed run of an earlier, killed try into this try's ``run``.
+
+    Every try has its own attempt directory; without this a scheduler's kill of an MD task
+    would restart it from step 0. The earlier try's workers are stopped (its lock is ours).
+    """
+    from xfer.lammps.checkpoint import STATE
+
+    earlier = sorted(
+        (p.parent for p in task_dir.glob(f"attempt-*/run/{STATE}") if p.parent != run),
+        key=lambda p: int(p.parent.name.split("-")[1]),
+    )
+    if earlier and not run.exists():
+        os.replace(earlier[-1], run)
 
 
 def work_analyze(spec: dict, deps: dict, attempt: Path, task_dir: Path) -> dict:
