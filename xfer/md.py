@@ -1,7 +1,8 @@
 """One molecular-dynamics run in LAMMPS from the templates: ``xfer md`` and its Python API.
 
 A run directory holds ``system.data``, ``bonds.table``, ``in.lammps``, ``thermo.csv``,
-``traj.dump``, ``log.lammps`` and, written last and atomically, ``result.json``.
+``traj.dump``, ``log.lammps`` and, written last and atomically, ``result.json``; a
+committee run adds ``model_devi.csv`` and a ``devi_f`` column in the dumps.
 A directory whose ``result.json`` matches the requested settings is returned as is
 (finished work is never redone); anything else in it is an unfinished run and is redone.
 """
@@ -15,6 +16,7 @@ import shutil
 import time
 from collections.abc import Callable
 from contextlib import contextmanager, nullcontext
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -27,6 +29,7 @@ from xfer.chem.units import ATM_TO_BAR
 from xfer.errors import InputError
 from xfer.jsonfiles import read_json
 from xfer.lammps.bond_alarm import ALARM_ENERGY, TABLE_POINTS, BondCriterion, write_tables
+from xfer.lammps.committee import DEVI_FILE, CommitteeRun, DeviationLog
 from xfer.lammps.pair import CLASSICAL, EnginePotential, PairSpec
 from xfer.lammps.progress import ThermoWatcher
 from xfer.lammps.readdata import read_system
@@ -37,6 +40,17 @@ MAX_ATOMS = 20_000  # soft limit (--force lifts it): packing alone takes minutes
 MAX_STEPS = 20_000_000  # soft limit: 10 ns at 0.5 fs, days on a workstation
 LAMMPS_MAX_STEPS = 2**31 - 1  # hard: LAMMPS' run command takes a 32-bit step count
 RESULT_FIX = "delete it (the run is then redone) or rerun with --force"
+
+
+class CommitteeSpec(BaseModel):
+    """A committee pair style (built by :func:`xfer.backends.committee_pair.committee_spec`):
+    every member in one pair style, the first one driving the dynamics."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    pair: PairSpec  # without out_file/out_freq, which the run adds
+    members: tuple[str, ...]  # model files, driving model first
+    engine: bool  # deviation readable in-engine (xfer's plugins) or from its file (deepmd)
 
 
 class MDSettings(BaseModel):
@@ -64,6 +78,9 @@ class MDSettings(BaseModel):
     bond_stretch_rel: float | None = Field(None, gt=0, description="fraction of r0 (0.5 = +50%)")
     density_range: tuple[float, float] | None = (0.2, 2.0)
     pair: PairSpec | None = None
+    committee: CommitteeSpec | None = None
+    max_force_deviation: float | None = Field(None, gt=0, description="eV/A; None: record only")
+    deviation_every: int | None = Field(None, ge=1, description="steps; None: check_every")
 
     @model_validator(mode="after")
     def _consistent(self) -> MDSettings:
@@ -73,14 +90,28 @@ class MDSettings(BaseModel):
             raise ValueError("an ML run needs a model (pair style)")
         if self.density_range and not self.density_range[0] < self.density_range[1]:
             raise ValueError("density range must be (min, max) with min < max")
+        if self.committee is None and (self.max_force_deviation or self.deviation_every):
+            raise ValueError("a force-deviation threshold or interval needs a committee")
+        if self.committee is not None and (
+            self.pair is None or self.committee.pair.elements != self.pair.elements
+        ):
+            raise ValueError("a committee run needs its driving model's pair (same elements)")
         return self
 
     def engine_potential(self) -> EnginePotential:
         """The provider of this run's data file and potential lines."""
         if self.potential == "ml":
             assert self.pair is not None  # checked by the validator
+            if self.committee is not None:  # every member; the pair style writes the deviation
+                pair = self.committee.pair
+                devi = f" out_file {DEVI_FILE} out_freq {self.deviation_interval}"
+                return replace(pair, pair_style=pair.pair_style + devi)
             return self.pair
         return CLASSICAL[self.potential]
+
+    @property
+    def deviation_interval(self) -> int:
+        return self.deviation_every or self.check_every
 
     @property
     def n_steps(self) -> int:
@@ -137,8 +168,26 @@ def prepare_run(settings: MDSettings, out_dir: Path) -> dict[str, Any]:
         "lost_policy": "error",
         "n_steps": settings.n_steps,
     }
+    committee = _committee_run(settings, out_dir, info.elements)
+    variables["committee"] = committee.template_vars() if committee else None
     write_text(out_dir / "in.lammps", render("md.lmp.j2", **variables))
-    return {"system": system, "bond_types": rows, "elements": info.elements}
+    return {"system": system, "bond_types": rows, "elements": info.elements,
+            "committee": committee}  # fmt: skip
+
+
+def _committee_run(settings: MDSettings, out_dir: Path, elements: list[str]) -> CommitteeRun | None:
+    spec = settings.committee
+    if spec is None:
+        return None
+    return CommitteeRun(
+        style=spec.pair.pair_style.split()[0],
+        engine=spec.engine,
+        deviation_every=settings.deviation_interval,
+        threshold=settings.max_force_deviation,
+        dump_every=settings.dump_every,
+        elements=elements,
+        log=DeviationLog(out_dir / DEVI_FILE),
+    )
 
 
 def n_atoms_requested(settings: MDSettings) -> int:
@@ -244,13 +293,17 @@ def run_md(
     watcher = ThermoWatcher(out_dir / "thermo.csv", progress) if progress else nullcontext()
     with _cwd(out_dir), watcher:
         outcome = LammpsRun(plugins_needed=_plugins(settings)).execute(
-            "in.lammps", settings.n_steps, prepared["bond_types"], prepared["elements"]
+            "in.lammps", settings.n_steps, prepared["bond_types"], prepared["elements"],
+            prepared["committee"],
         )
+    committee = prepared["committee"]
+    if committee is not None:
+        committee.finish(out_dir)
     system = prepared["system"]
     result = {
         "ensemble": settings.ensemble,
         "potential": settings.potential,
-        "pair_style": settings.engine_potential().pair_style,
+        "pair_style": (settings.pair or settings.engine_potential()).pair_style,
         "temperature_K": settings.temperature,
         "pressure_atm": settings.pressure if settings.ensemble == "npt" else None,
         "timestep_fs": settings.timestep_fs,
@@ -270,6 +323,14 @@ def run_md(
         "wall_s": round(time.perf_counter() - start, 3),
         "settings": settings.fingerprint(),
     }
+    if committee is not None and settings.committee is not None:
+        result["committee"] = {
+            "members": list(settings.committee.members),
+            "deviation_every": settings.deviation_interval,
+            "max_force_deviation": settings.max_force_deviation,
+            "n_deviation_steps": len(committee.log.rows),
+            "largest_max_devi_f": max((r[3] for r in committee.log.rows.values()), default=None),
+        }
     if outcome.n_steps_done == 0 and outcome.halt_reason is None:
         raise InputError("LAMMPS did not run a single step")
     if not math.isfinite(result["t_stab_ps"]):

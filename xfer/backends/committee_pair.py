@@ -17,9 +17,11 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
-from xfer.backends.base import PairSpec, TrainedModel, get_backend
+from xfer.backends.base import TrainedModel, get_backend
 from xfer.backends.common import lammps_path
 from xfer.errors import InputError
+from xfer.lammps.pair import PairSpec
+from xfer.md import CommitteeSpec
 
 # pair styles whose deviation LAMMPS can read in-engine (compute pair / fix pair)
 ENGINE_DEVIATION_STYLES = ("mace", "quip")
@@ -109,23 +111,33 @@ def check_committee(models: Sequence[TrainedModel]) -> list[Member]:
 
 
 def committee_pair_spec(
-    models: Sequence[TrainedModel], out_file: str | Path, out_freq: int
+    models: Sequence[TrainedModel],
+    out_file: str | Path | None = None,
+    out_freq: int | None = None,
+    per_atom_file: bool = False,
 ) -> PairSpec:
-    """Pair lines evaluating the committee ``models`` (``models[0]`` drives the dynamics)."""
+    """Pair lines evaluating the committee ``models`` (``models[0]`` drives the dynamics).
+
+    Without ``out_file``/``out_freq`` the pair style ends with its models, so that the MD
+    run appends them (both pair-style families share deepmd-kit's keywords);
+    ``per_atom_file`` adds deepmd's per-atom columns to its file (``atomic``).
+    """
     members = check_committee(models)
-    if out_freq < 1:
+    if out_freq is not None and out_freq < 1:
         raise InputError(f"the deviation interval must be >= 1 step, got {out_freq}")
     arch = models[0].arch
     single = get_backend(arch).pair_spec(models[0])
     files = " ".join(lammps_path(m.lammps_file) for m in members)
-    devi = f"out_file {lammps_path(Path(out_file))} out_freq {out_freq}"
+    devi = f" out_file {lammps_path(Path(out_file))}" if out_file is not None else ""
+    devi += f" out_freq {out_freq}" if out_freq is not None else ""
+    devi += " atomic" if per_atom_file and arch == "deepmd" else ""
     elements = " ".join(single.elements)
     if arch == "deepmd":
-        style, coeff = f"deepmd {files} {devi}", f"* * {elements}"
+        style, coeff = f"deepmd {files}{devi}", f"* * {elements}"
     elif arch == "mace":
-        style, coeff = f"mace {devi}", f"* * {files} {elements}"
+        style, coeff = f"mace{devi}", f"* * {files} {elements}"
     else:
-        style, coeff = f"quip {devi}", f'* * {files} "IP GAP" {elements}'
+        style, coeff = f"quip{devi}", f'* * {files} "IP GAP" {elements}'
     return PairSpec(
         pair_style=style,
         pair_coeff=coeff,
@@ -133,4 +145,14 @@ def committee_pair_spec(
         plugin=single.plugin,
         newton_pair=single.newton_pair,
         extra_commands=single.extra_commands,
+    )
+
+
+def committee_spec(models: Sequence[TrainedModel]) -> CommitteeSpec:
+    """The :class:`~xfer.md.CommitteeSpec` of ``models`` for :class:`~xfer.md.MDSettings`."""
+    pair = committee_pair_spec(models, per_atom_file=True)
+    return CommitteeSpec(
+        pair=pair,
+        members=tuple(str(m.path) for m in models),
+        engine=pair.pair_style.split()[0] in ENGINE_DEVIATION_STYLES,
     )

@@ -55,6 +55,17 @@ def md(
     check_every: Annotated[int, typer.Option("--check-every", help="steps")] = 10,
     thermo_every: Annotated[int, typer.Option("--thermo-every", help="steps")] = 10,
     dump_every: Annotated[int, typer.Option("--dump-every", help="steps")] = 100,
+    committee: Annotated[
+        list[Path] | None,
+        typer.Option(help="Committee member (model or seed dir; repeatable) or committee root"),
+    ] = None,
+    max_force_deviation: Annotated[
+        float | None,
+        typer.Option("--max-force-deviation", help="eV/A: halt above it (default: record only)"),
+    ] = None,
+    deviation_every: Annotated[
+        int | None, typer.Option("--deviation-every", help="steps (default: --check-every)")
+    ] = None,
     force: Annotated[
         bool,
         typer.Option(help="Rerun or replace a finished run; lift the size and length limits"),
@@ -65,15 +76,26 @@ def md(
 
     if potential not in ("opls", "ml"):
         raise InputError(f"unknown potential {potential!r}: use opls (or ml with --model)")
-    if (potential == "ml") != (model is not None):
+    if committee:
+        potential = "ml"  # a committee is an ML run; --model (or the lowest seed) drives it
+    elif (potential == "ml") != (model is not None):
         raise InputError("--model goes with --potential ml (and ml needs a --model)")
-    pair = None
-    if model is not None:
+    pair, spec = None, None
+    if committee:
+        from xfer.backends.committee_pair import committee_spec
+        from xfer.training import export_model, resolve_committee
+
+        driving, members = resolve_committee(model, committee)
+        with Console().status(f"exporting the {len(members)} committee models for LAMMPS"):
+            spec = committee_spec(members)
+            _, pair = export_model(driving.path)
+    elif model is not None:
         from xfer.training import export_model
 
         with Console().status(f"exporting {model} for LAMMPS"):
             _, pair = export_model(model)
     settings = _settings(
+        committee=spec, max_force_deviation=max_force_deviation, deviation_every=deviation_every,
         potential=potential, pair=pair, mix=parse_mix(mix) if mix else None, density=density,
         data=data,
         ensemble=ensemble, temperature=temperature, pressure=pressure, time_ps=time_ps,
