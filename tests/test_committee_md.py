@@ -13,27 +13,14 @@ from ase.build import molecule
 from ase.io import write
 from committee_md import check_record_and_halt
 from conftest_gap import TEST_HYPER, label, make_training_set
-from test_mace_lammps import dataset  # noqa: F401  (module fixture: MACE training data)
 
 from xfer.backends.committee_pair import check_committee
 from xfer.cli import main
 from xfer.errors import InputError
 from xfer.training import load_committee, resolve_committee
 
-pytest_plugins = ["conftest_deepmd", "conftest_gap"]
+pytest_plugins = ["conftest_deepmd", "conftest_gap", "conftest_mace"]
 CI = [pytest.mark.slow, pytest.mark.ci]
-
-
-@pytest.fixture(scope="module")
-def mace_root(dataset, tmp_path_factory) -> Path:  # noqa: F811
-    """A 2-seed tiny MACE committee trained by ``xfer train``."""
-    root = tmp_path_factory.mktemp("mace_models")
-    train, valid = dataset
-    argv = ["train", "--arch", "mace", "--recipe", "tiny-test", "--train", str(train),
-            "--valid", str(valid), "--seeds", "0-1", "--preset", "tiny",
-            "--set", "max_num_epochs=2", "--set", "num_channels=8", "--out", str(root)]  # fmt: skip
-    assert main(argv) == 0
-    return root / "mace" / "tiny-test"
 
 
 @pytest.fixture(scope="module")
@@ -52,7 +39,7 @@ def test_committee_md_records_and_halts(name, request, tmp_path):
     """A few hundred steps through ``xfer md`` (CI): MACE halts on the deviation step,
     DeePMD one step after it (its chunk boundary)."""
     if name == "mace":
-        root = request.getfixturevalue("mace_root")
+        root = request.getfixturevalue("mace_committee_root")
         check_record_and_halt(tmp_path, [str(root)], steps=200, every=10, halt_delay=0)
     else:
         root = request.getfixturevalue("deepmd_models_root") / "deepmd" / "tiny-test"

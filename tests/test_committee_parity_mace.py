@@ -6,25 +6,14 @@ from __future__ import annotations
 
 import pytest
 from committee_checks import check_parity
-from test_mace_lammps import TRICLINIC, big_box, dataset, small_box  # noqa: F401  (fixture)
+from test_mace_lammps import TRICLINIC, big_box, small_box
 
 from xfer.backends.base import get_backend
 
+pytest_plugins = ["conftest_mace"]  # mace_committee fixture (2 seeds)
 SLOW = pytest.mark.slow
 CONFIGS = {"cubic": lambda: small_box(11), "triclinic": lambda: small_box(12, TRICLINIC),
            "640": lambda: big_box(21)}  # fmt: skip
-
-
-@pytest.fixture(scope="module")
-def mace_committee(dataset, tmp_path_factory):  # noqa: F811
-    """Three tiny float64 MACE models, seeds 3-5 on the same data."""
-    backend = get_backend("mace")
-    hyper = {"preset": "tiny", "max_num_epochs": 2, "num_channels": 8}
-    models = [
-        backend.train(*dataset, tmp_path_factory.mktemp(f"mace{seed}"), seed, hyper)
-        for seed in (3, 4, 5)
-    ]
-    return models, [backend.calculator(m) for m in models]
 
 
 @pytest.mark.parametrize(
@@ -34,12 +23,13 @@ def mace_committee(dataset, tmp_path_factory):  # noqa: F811
         ("triclinic", 1),
         ("triclinic", 2),
         pytest.param("cubic", 2, marks=SLOW),
-        pytest.param("640", 1, marks=[SLOW, pytest.mark.ci]),
+        pytest.param("640", 1, marks=SLOW),
         pytest.param("640", 2, marks=SLOW),
     ],
 )
 def test_mace_committee_parity(mace_committee, name, nprocs, tmp_path):
-    models, calculators = mace_committee
+    models = mace_committee
+    calculators = [get_backend("mace").calculator(m) for m in models]
     atoms = CONFIGS[name]()
     if name == "640":
         assert len(atoms) == 640

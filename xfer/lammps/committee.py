@@ -125,6 +125,9 @@ class CommitteeRun:
         """File mode: run in chunks to one step past each checked deviation step."""
         every = self.deviation_every
         span = every if self.threshold is not None else every * max(1, 1000 // every)
+        self.log.poll()  # rows of a minimisation before the MD are not MD steps
+        self.log.rows.clear()
+        self.log.per_atom.clear()
         step = int(lmp.extract_global("ntimestep"))
         first = True
         while step < n_steps:
