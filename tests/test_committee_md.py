@@ -108,3 +108,31 @@ def test_committee_root_and_driving_model(gap_root):
     assert [m.meta["seed"] for m in members] == [1, 0] and driving.path == members[0].path
     with pytest.raises(InputError, match="at least two"):
         check_committee(load_committee(gap_root)[:1])
+
+
+@pytest.mark.slow
+def test_committee_through_run_md_settings(gap_root, tmp_path):
+    """The Python API: MDSettings fields, no CLI; record only (no threshold)."""
+    from committee_md import dump_frames, read_csv
+
+    from xfer.backends.committee_pair import committee_spec
+    from xfer.md import MDSettings, run_md
+    from xfer.training import export_model
+
+    members = load_committee(gap_root)
+    settings = MDSettings(
+        potential="ml", pair=export_model(members[0].path)[1], mix={"EC": 2, "EMC": 2},
+        ensemble="nvt", temperature=100.0, timestep_fs=0.25, time_ps=0.0075,
+        bond_stretch_max=5.0, dump_every=10, committee=committee_spec(members),
+        deviation_every=5,
+    )  # fmt: skip
+    result = run_md(settings, tmp_path / "run")
+    assert not result["halted"] and result["n_steps_done"] == 30
+    assert result["committee"]["deviation_every"] == 5
+    assert result["committee"]["members"] == [str(m.path) for m in members]
+    rows = read_csv(tmp_path / "run" / "model_devi.csv")
+    assert [int(r["step"]) for r in rows] == [0, 5, 10, 15, 20, 25, 30]
+    largest = max(r["max_devi_f"] for r in rows)
+    assert result["committee"]["largest_max_devi_f"] == pytest.approx(largest, rel=1e-9)
+    assert all("devi_f" in cols for _, cols in dump_frames(tmp_path / "run" / "traj.dump"))
+    assert run_md(settings, tmp_path / "run") == result  # finished work is reused

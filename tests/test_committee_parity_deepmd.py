@@ -19,9 +19,9 @@ CONFIGS = {"cubic": cubic_box, "triclinic": triclinic_box, "640": big_box}
     ("name", "nprocs"),
     [
         ("cubic", 1),
-        ("cubic", 2),
-        ("triclinic", 1),
         ("triclinic", 2),
+        pytest.param("cubic", 2, marks=pytest.mark.slow),
+        pytest.param("triclinic", 1, marks=pytest.mark.slow),
         pytest.param("640", 1, marks=pytest.mark.slow),
         pytest.param("640", 2, marks=pytest.mark.slow),
     ],

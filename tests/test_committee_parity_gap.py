@@ -40,9 +40,9 @@ def gap_committee(gap_model, gap_train_file, tmp_path_factory):
     ("name", "nprocs"),
     [
         ("cubic", 1),
-        ("cubic", 2),
-        ("triclinic", 1),
         ("triclinic", 2),
+        pytest.param("cubic", 2, marks=pytest.mark.slow),
+        pytest.param("triclinic", 1, marks=pytest.mark.slow),
         pytest.param("640", 1, marks=pytest.mark.slow),
         pytest.param("640", 2, marks=pytest.mark.slow),
     ],

@@ -20,9 +20,9 @@ CONFIGS = {"cubic": lambda: small_box(11), "triclinic": lambda: small_box(12, TR
     ("name", "nprocs"),
     [
         ("cubic", 1),
-        ("triclinic", 1),
         ("triclinic", 2),
         pytest.param("cubic", 2, marks=SLOW),
+        pytest.param("triclinic", 1, marks=SLOW),
         pytest.param("640", 1, marks=SLOW),
         pytest.param("640", 2, marks=SLOW),
     ],
