@@ -4,11 +4,11 @@ For each committee root given (4 seed directories; seed 0 drives) and each box s
 the standard ``xfer md`` input (NVT 100 K, in this process, bond halt at 1000 A) with the
 driving model alone and with the whole committee checked every 1, 10 and 100 steps, all in
 one invocation under the same machine load (results of other architectures or sizes
-already in the file are kept). Each variant is timed over N steps inside one LAMMPS
-instance after a warm-up of two deviation intervals (model loading and TorchScript warm-up
-excluded; DeePMD's run chunks and their set-ups counted). Reported as ratios to the
-driving model alone, and the every-step committee against N separate models (N x the
-driving model alone).
+already in the file are kept). Every variant lives in its own LAMMPS instance
+(model loading and a warm-up of two deviation intervals excluded); blocks of N steps are
+timed round-robin over the variants, and the fastest block of each counts (DeePMD's run
+chunks and their set-ups are inside the blocks). Reported as ratios to the driving model
+alone, and the every-step committee against N separate models (N x the driving model).
 Result: benchmarks/results/committee.json.
 
     .venv/bin/xfer train --arch mace --recipe b --train t.xyz --seeds 0-3 --preset tiny --out m
@@ -38,34 +38,46 @@ MIXES = {160: "EC:4,EMC:8", 640: "EC:16,EMC:32"}
 TIMESTEP_FS = 0.25
 
 
-def seconds_per_step(settings: MDSettings, workdir: Path, steps: int) -> dict:
-    """Time per step of ``steps`` steps timed inside one LAMMPS instance after a warm-up
-    that covers two deviation steps (model loading and TorchScript warm-up excluded)."""
-    every = settings.deviation_interval if settings.committee else 1
-    warm = 2 * every + 2
-    prepared = prepare_run(settings.model_copy(update={"time_ps": warm * TIMESTEP_FS / 1e3}),
-                           workdir)  # fmt: skip
-    committee = prepared["committee"]
-    chunked = committee is not None and not committee.engine
-    with contextlib.chdir(workdir):
-        runner = LammpsRun(plugins_needed=[settings.pair.plugin] if settings.pair else [])
-        lmp = runner.lmp
-        lmp.file("in.lammps")  # runs the warm-up steps (engine) or only sets up (chunked)
-        if chunked:
-            committee.run_chunks(lmp, warm)
-        start = time.perf_counter()
-        if chunked:
-            committee.run_chunks(lmp, warm + steps)
-        else:
-            lmp.command(f"run {steps}")
-        elapsed = time.perf_counter() - start
-        done = int(lmp.extract_global("ntimestep")) - warm
-        lmp.close()
-    return {"steps": done, "warmup_steps": warm, "s_per_step": elapsed / done}
+class Variant:
+    """One LAMMPS instance running one variant (driving model alone, or the committee)."""
+
+    def __init__(self, settings: MDSettings, workdir: Path) -> None:
+        every = settings.deviation_interval if settings.committee else 1
+        self.warm = 2 * every + 2  # two deviation steps: TorchScript warm-up of every member
+        self.workdir = workdir
+        prepared = prepare_run(
+            settings.model_copy(update={"time_ps": self.warm * TIMESTEP_FS / 1e3}), workdir)
+        self.committee = prepared["committee"]
+        self.chunked = self.committee is not None and not self.committee.engine
+        self.blocks: list[float] = []
+        with contextlib.chdir(workdir):
+            self.lmp = LammpsRun(plugins_needed=[settings.pair.plugin]).lmp
+            self.lmp.file("in.lammps")  # runs the warm-up (engine) or only sets up (chunked)
+            if self.chunked:
+                self.committee.run_chunks(self.lmp, self.warm)
+
+    def time_block(self, steps: int) -> None:
+        with contextlib.chdir(self.workdir):
+            start = time.perf_counter()
+            if self.chunked:
+                self.committee.run_chunks(self.lmp, self.warm + (len(self.blocks) + 1) * steps)
+            else:
+                self.lmp.command(f"run {steps}")
+            self.blocks.append((time.perf_counter() - start) / steps)
+
+    def result(self, steps: int) -> dict:
+        done = int(self.lmp.extract_global("ntimestep")) - self.warm
+        self.lmp.close()
+        if done != len(self.blocks) * steps:
+            raise SystemExit(f"a timed run stopped early ({done} of {len(self.blocks) * steps})")
+        return {"steps": steps, "warmup_steps": self.warm, "s_per_step": min(self.blocks),
+                "s_per_step_blocks": self.blocks}  # fmt: skip
 
 
-def bench_committee(root: Path, size: int, steps: int, everies: list[int], work: Path) -> dict:
-    """Driving model alone and the committee at each interval, one box size."""
+def bench_committee(root: Path, size: int, steps: int, repeats: int, everies: list[int],
+                    work: Path) -> dict:
+    """Driving model alone and the committee at each interval, one box size; the variants'
+    blocks are interleaved so that changing machine load hits them alike."""
     members = load_committee(root)
     _, single = export_model(members[0].path)
     spec = committee_spec(members)
@@ -73,17 +85,21 @@ def bench_committee(root: Path, size: int, steps: int, everies: list[int], work:
         potential="ml", pair=single, mix=parse_mix(MIXES[size]), density=1.0, ensemble="nvt",
         temperature=100.0, timestep_fs=TIMESTEP_FS, bond_stretch_max=1000.0, dump_every=100,
     )  # fmt: skip
-    alone = seconds_per_step(base, work / "single", steps)
-    record = {"arch": members[0].arch, "n_atoms": size, "n_members": len(members),
-              "single": alone, "committee": {}}  # fmt: skip
+    variants = {"single": Variant(base, work / "single")}
     for every in everies:
         variant = base.model_copy(update={"committee": spec, "deviation_every": every})
-        timing = seconds_per_step(variant, work / f"every{every}", steps)
+        variants[str(every)] = Variant(variant, work / f"every{every}")
+    for _ in range(repeats):
+        for variant in variants.values():
+            variant.time_block(steps)
+    timings = {name: v.result(steps) for name, v in variants.items()}
+    alone = timings.pop("single")
+    for timing in timings.values():
         timing["ratio_to_single"] = timing["s_per_step"] / alone["s_per_step"]
         timing["ratio_to_separate_models"] = timing["s_per_step"] / (
             len(members) * alone["s_per_step"])
-        record["committee"][str(every)] = timing
-    return record
+    return {"arch": members[0].arch, "n_atoms": size, "n_members": len(members),
+            "single": alone, "committee": timings}  # fmt: skip
 
 
 def main() -> None:
@@ -91,7 +107,8 @@ def main() -> None:
     parser.add_argument("--committee", type=Path, action="append", required=True,
                         help="committee root (seed dirs; repeat for several architectures)")
     parser.add_argument("--sizes", default="160,640", help="box sizes (160 and/or 640 atoms)")
-    parser.add_argument("--steps", type=int, default=100, help="steps per timed run")
+    parser.add_argument("--steps", type=int, default=100, help="steps per timed block")
+    parser.add_argument("--repeats", type=int, default=3, help="timed blocks (fastest kept)")
     parser.add_argument("--every", default="1,10,100", help="deviation intervals")
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
@@ -102,8 +119,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         for root in args.committee:
             for size in sizes:
-                record = bench_committee(root, size, args.steps, everies, Path(tmp) / "w")
-                record["steps_per_run"] = args.steps
+                record = bench_committee(root, size, args.steps, args.repeats, everies,
+                                         Path(tmp) / "w")
                 record["measured"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
                 records.append(record)
                 print(json.dumps({"arch": record["arch"], "n_atoms": size, **{
