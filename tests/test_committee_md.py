@@ -11,15 +11,15 @@ import pytest
 from ase import Atoms
 from ase.build import molecule
 from ase.io import write
-from committee_md import check_record_and_halt
-from conftest_gap import TEST_HYPER, label, make_training_set
+from fixtures.committee_md import check_record_and_halt
+from fixtures.gap import TEST_HYPER, label, make_training_set
 
 from xfer.backends.committee_pair import check_committee
 from xfer.cli import main
 from xfer.errors import InputError
 from xfer.training import load_committee, resolve_committee
 
-pytest_plugins = ["conftest_deepmd", "conftest_gap", "conftest_mace"]
+pytest_plugins = ["fixtures.mace"]  # MACE committee; deepmd and GAP come from conftest.py
 CI = [pytest.mark.slow, pytest.mark.ci]
 
 
@@ -113,7 +113,7 @@ def test_committee_root_and_driving_model(gap_root):
 @pytest.mark.slow
 def test_committee_through_run_md_settings(gap_root, tmp_path):
     """The Python API: MDSettings fields, no CLI; record only (no threshold)."""
-    from committee_md import dump_frames, read_csv
+    from fixtures.committee_md import dump_frames, read_csv
 
     from xfer.backends.committee_pair import committee_spec
     from xfer.md import MDSettings, run_md

@@ -5,12 +5,10 @@ model unchanged."""
 from __future__ import annotations
 
 import pytest
-from committee_checks import check_parity
-from conftest_deepmd import big_box, cubic_box, triclinic_box
+from fixtures.committee_parity import check_parity
+from fixtures.deepmd import big_box, cubic_box, triclinic_box
 
 from xfer.backends.base import get_backend
-
-pytest_plugins = ["conftest_deepmd"]  # deepmd_committee fixture
 
 CONFIGS = {"cubic": cubic_box, "triclinic": triclinic_box, "640": big_box}
 

@@ -5,12 +5,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from committee_checks import check_parity
-from gap_structures import molecular_box
+from fixtures.committee_parity import check_parity
+from fixtures.structures import molecular_box
 
 from xfer.backends import get_backend
-
-pytest_plugins = ["conftest_gap"]  # gap_train_file, gap_model fixtures
 
 CONFIGS = {
     "cubic": lambda: molecular_box(["EC", "EMC", "EC", "EMC"], np.eye(3) * 9.0, seed=1),
@@ -23,8 +21,8 @@ CONFIGS = {
 
 @pytest.fixture(scope="session")
 def gap_committee(gap_model, gap_train_file, tmp_path_factory):
-    """Three tiny GAPs: conftest_gap's seed 0 and seeds 1 and 2 on the same data."""
-    from conftest_gap import TEST_HYPER
+    """Three tiny GAPs: conftest.py's gap_model (seed 0) and seeds 1 and 2 on the same data."""
+    from fixtures.gap import TEST_HYPER
 
     backend = get_backend("gap")
     others = [

@@ -5,12 +5,12 @@ graph, reverse-communicated member forces), driving model unchanged."""
 from __future__ import annotations
 
 import pytest
-from committee_checks import check_parity
+from fixtures.committee_parity import check_parity
 from test_mace_lammps import TRICLINIC, big_box, small_box
 
 from xfer.backends.base import get_backend
 
-pytest_plugins = ["conftest_mace"]  # mace_committee fixture (2 seeds)
+pytest_plugins = ["fixtures.mace"]  # mace_committee fixture (2 seeds)
 SLOW = pytest.mark.slow
 CONFIGS = {"cubic": lambda: small_box(11), "triclinic": lambda: small_box(12, TRICLINIC),
            "640": lambda: big_box(21)}  # fmt: skip
