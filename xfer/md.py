@@ -1,7 +1,8 @@
 """One molecular-dynamics run in LAMMPS from the templates: ``xfer md`` and its Python API.
 
 A run directory holds ``system.data``, ``bonds.table``, ``in.lammps``, ``thermo.csv``,
-``traj.dump``, ``log.lammps`` and, written last and atomically, ``result.json``.
+``traj.dump``, ``log.lammps`` and, written last and atomically, ``result.json``; a
+committee run adds ``model_devi.csv`` and a ``devi_f`` column in the dumps.
 A directory whose ``result.json`` matches the requested settings is returned as is
 (finished work is never redone). An unfinished run of the same settings continues from
 its last checkpoint (``lammps/checkpoint.py``, a restart every ``checkpoint_every``
@@ -17,6 +18,7 @@ import shutil
 import time
 from collections.abc import Callable
 from contextlib import contextmanager, nullcontext
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -30,6 +32,7 @@ from xfer.errors import InputError
 from xfer.jsonfiles import read_json
 from xfer.lammps import checkpoint
 from xfer.lammps.bond_alarm import ALARM_ENERGY, TABLE_POINTS, BondCriterion, write_tables
+from xfer.lammps.committee import DEVI_FILE, CommitteeRun, DeviationLog
 from xfer.lammps.pair import CLASSICAL, EnginePotential, PairSpec
 from xfer.lammps.progress import ThermoWatcher
 from xfer.lammps.readdata import read_system
@@ -40,6 +43,17 @@ MAX_ATOMS = 20_000  # soft limit (--force lifts it): packing alone takes minutes
 MAX_STEPS = 20_000_000  # soft limit: 10 ns at 0.5 fs, days on a workstation
 LAMMPS_MAX_STEPS = 2**31 - 1  # hard: LAMMPS' run command takes a 32-bit step count
 RESULT_FIX = "delete it (the run is then redone) or rerun with --force"
+
+
+class CommitteeSpec(BaseModel):
+    """A committee pair style (built by :func:`xfer.backends.committee_pair.committee_spec`):
+    every member in one pair style, the first one driving the dynamics."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    pair: PairSpec  # without out_file/out_freq, which the run adds
+    members: tuple[str, ...]  # model files, driving model first
+    engine: bool  # deviation readable in-engine (xfer's plugins) or from its file (deepmd)
 
 
 class MDSettings(BaseModel):
@@ -70,6 +84,9 @@ class MDSettings(BaseModel):
     checkpoint_every: int = Field(
         checkpoint.DEFAULT_EVERY, ge=0, description="steps between restart files (0: none)"
     )
+    committee: CommitteeSpec | None = None
+    max_force_deviation: float | None = Field(None, gt=0, description="eV/A; None: record only")
+    deviation_every: int | None = Field(None, ge=1, description="steps; None: check_every")
 
     @model_validator(mode="after")
     def _consistent(self) -> MDSettings:
@@ -79,14 +96,28 @@ class MDSettings(BaseModel):
             raise ValueError("an ML run needs a model (pair style)")
         if self.density_range and not self.density_range[0] < self.density_range[1]:
             raise ValueError("density range must be (min, max) with min < max")
+        if self.committee is None and (self.max_force_deviation or self.deviation_every):
+            raise ValueError("a force-deviation threshold or interval needs a committee")
+        if self.committee is not None and (
+            self.pair is None or self.committee.pair.elements != self.pair.elements
+        ):
+            raise ValueError("a committee run needs its driving model's pair (same elements)")
         return self
 
     def engine_potential(self) -> EnginePotential:
         """The provider of this run's data file and potential lines."""
         if self.potential == "ml":
             assert self.pair is not None  # checked by the validator
+            if self.committee is not None:  # every member; the pair style writes the deviation
+                pair = self.committee.pair
+                devi = f" out_file {DEVI_FILE} out_freq {self.deviation_interval}"
+                return replace(pair, pair_style=pair.pair_style + devi)
             return self.pair
         return CLASSICAL[self.potential]
+
+    @property
+    def deviation_interval(self) -> int:
+        return self.deviation_every or self.check_every
 
     @property
     def n_steps(self) -> int:
@@ -153,8 +184,26 @@ def prepare_run(
         "n_steps": settings.n_steps,
         **checkpoint.template_vars(settings.checkpoint_every, resume),
     }
+    committee = _committee_run(settings, out_dir, info.elements)
+    variables["committee"] = committee.template_vars() if committee else None
     write_text(out_dir / "in.lammps", render("md.lmp.j2", **variables))
-    return {"system": system, "bond_types": rows, "elements": info.elements}
+    return {"system": system, "bond_types": rows, "elements": info.elements,
+            "committee": committee}  # fmt: skip
+
+
+def _committee_run(settings: MDSettings, out_dir: Path, elements: list[str]) -> CommitteeRun | None:
+    spec = settings.committee
+    if spec is None:
+        return None
+    return CommitteeRun(
+        style=spec.pair.pair_style.split()[0],
+        engine=spec.engine,
+        deviation_every=settings.deviation_interval,
+        threshold=settings.max_force_deviation,
+        dump_every=settings.dump_every,
+        elements=elements,
+        log=DeviationLog(out_dir / DEVI_FILE),
+    )
 
 
 def n_atoms_requested(settings: MDSettings) -> int:
@@ -245,7 +294,10 @@ def run_md(
     check_limits(settings, force)
     stage = stage or (lambda text: None)
     fresh = not out_dir.exists()
-    resume = None if fresh or force else checkpoint.plan_resume(out_dir, settings.fingerprint())
+    # A committee run starts again at step 0: its deviation log and deepmd's chunked run
+    # do not continue from a restart yet.
+    resumable = not (fresh or force or settings.committee is not None)
+    resume = checkpoint.plan_resume(out_dir, settings.fingerprint()) if resumable else None
     if not fresh and resume is None:  # an unfinished or different run: start again at step 0
         (out_dir / "result.json").unlink(missing_ok=True)
     stage(f"resuming at step {resume.step}" if resume else
@@ -265,16 +317,20 @@ def run_md(
     watcher = ThermoWatcher(out_dir / "thermo.csv", progress) if progress else nullcontext()
     with _cwd(out_dir), watcher:
         outcome = LammpsRun(plugins_needed=_plugins(settings)).execute(
-            "in.lammps", settings.n_steps, prepared["bond_types"], prepared["elements"]
+            "in.lammps", settings.n_steps, prepared["bond_types"], prepared["elements"],
+            prepared["committee"],
         )
     wall = time.perf_counter() - start
     parts = checkpoint.finish(out_dir, wall, outcome.n_steps_done,
                               "halted" if outcome.halt_reason else "completed")
+    committee = prepared["committee"]
+    if committee is not None:
+        committee.finish(out_dir)
     system = prepared["system"]
     result = {
         "ensemble": settings.ensemble,
         "potential": settings.potential,
-        "pair_style": settings.engine_potential().pair_style,
+        "pair_style": (settings.pair or settings.engine_potential()).pair_style,
         "temperature_K": settings.temperature,
         "pressure_atm": settings.pressure if settings.ensemble == "npt" else None,
         "timestep_fs": settings.timestep_fs,
@@ -295,6 +351,14 @@ def run_md(
         "parts": parts,
         "settings": settings.fingerprint(),
     }
+    if committee is not None and settings.committee is not None:
+        result["committee"] = {
+            "members": list(settings.committee.members),
+            "deviation_every": settings.deviation_interval,
+            "max_force_deviation": settings.max_force_deviation,
+            "n_deviation_steps": len(committee.log.rows),
+            "largest_max_devi_f": max((r[3] for r in committee.log.rows.values()), default=None),
+        }
     if outcome.n_steps_done == 0 and outcome.halt_reason is None:
         raise InputError("LAMMPS did not run a single step")
     if not math.isfinite(result["t_stab_ps"]):

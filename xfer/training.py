@@ -134,3 +134,30 @@ def export_model(path: Path) -> tuple[Path, PairSpec]:
     backend = get_backend(model.arch)
     exported = backend.export(model)
     return exported, backend.pair_spec(model)
+
+
+def resolve_committee(
+    model: Path | None, committee: Sequence[Path]
+) -> tuple[TrainedModel, list[TrainedModel]]:
+    """The driving model and the members (driving model first) of ``xfer md --committee``.
+
+    Each ``committee`` entry is one model (file or seed directory) or a committee root
+    whose seed directories are the members; without ``model`` the lowest seed drives.
+    """
+    members: list[TrainedModel] = []
+    for entry in map(Path, committee):
+        if entry.is_dir() and (found := find_model(entry)) is not None:
+            members.append(found)
+        elif entry.is_dir():
+            members += load_committee(entry)
+        else:
+            members.append(load_model(entry))
+    driving = load_model(model) if model is not None else None
+    if driving is None:
+        if not members:
+            raise InputError("a committee run needs --model or --committee")
+        driving = min(members, key=lambda m: m.meta.get("seed", 1 << 30))
+    unique = {driving.path: driving}
+    for member in members:
+        unique.setdefault(member.path, member)
+    return driving, list(unique.values())

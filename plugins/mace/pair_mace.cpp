@@ -50,7 +50,7 @@ std::string symbol_of(int z)
 
 }    // namespace
 
-PairMACE::PairMACE(LAMMPS *lmp) : Pair(lmp)
+PairMACE::PairMACE(LAMMPS *lmp) : Pair(lmp), deviation_(lmp)
 {
   single_enable = 0;
   restartinfo = 0;
@@ -61,6 +61,8 @@ PairMACE::PairMACE(LAMMPS *lmp) : Pair(lmp)
 
 PairMACE::~PairMACE()
 {
+  pvector = nullptr;    // owned by deviation_
+  nextra = 0;
   if (copymode) return;
   if (allocated) {
     memory->destroy(setflag);
@@ -83,40 +85,69 @@ void PairMACE::allocate()
 void PairMACE::settings(int narg, char **arg)
 {
   requested_ = Mode::AUTO;
-  for (int i = 0; i < narg; ++i) {
+  committee_settings_ = xfer_committee::Settings();
+  for (int i = 0; i < narg;) {
     const std::string word = arg[i];
+    if (const int used = xfer_committee::parse_keyword(lmp, narg, arg, i, committee_settings_)) {
+      i += used;
+      continue;
+    }
     if (word == "no_domain_decomposition")
       requested_ = Mode::LOCAL;
     else if (word == "domain_decomposition")
       requested_ = Mode::GHOST;
     else
       error->all(FLERR, "pair_style mace: unknown keyword '" + word +
-                            "' (expected no_domain_decomposition or domain_decomposition)");
+                            "' (expected no_domain_decomposition, domain_decomposition, "
+                            "out_freq or out_file)");
+    ++i;
   }
+}
+
+// Loads every model; committee members must share species, r_max and interaction count.
+void PairMACE::load_models(const std::vector<std::string> &paths)
+{
+  models_.clear();
+  try {
+    for (const auto &path : paths) models_.push_back(std::make_unique<xfer_mace::Model>(path));
+  } catch (const std::exception &err) {
+    error->all(FLERR, std::string("pair mace: ") + err.what());
+  }
+  model_ = models_[0].get();
+  for (std::size_t m = 1; m < models_.size(); ++m) {
+    const auto &member = *models_[m];
+    if (member.atomic_numbers() != model_->atomic_numbers())
+      error->all(FLERR, "pair mace: committee model " + paths[m] +
+                            " has other species than " + paths[0]);
+    if (member.r_max() != model_->r_max() ||
+        member.num_interactions() != model_->num_interactions())
+      error->all(FLERR, "pair mace: committee model " + paths[m] +
+                            " has another cutoff or number of interactions than " + paths[0]);
+  }
+  deviation_.configure(static_cast<int>(models_.size()), committee_settings_);
+  nextra = deviation_.active() ? xfer_committee::NEXTRA : 0;
+  pvector = deviation_.active() ? deviation_.pvector() : nullptr;
 }
 
 void PairMACE::coeff(int narg, char **arg)
 {
   const int ntypes = atom->ntypes;
-  if (narg != 3 + ntypes)
-    error->all(FLERR, "pair_coeff for mace must be: * * <model-lammps.pt> <one element per type, " +
-                          std::to_string(ntypes) + " types>");
+  const int n_models = narg - 2 - ntypes;
+  if (n_models < 1)
+    error->all(FLERR, "pair_coeff for mace must be: * * <model-lammps.pt> [more models] <one "
+                      "element per type, " + std::to_string(ntypes) + " types>");
   if (std::strcmp(arg[0], "*") != 0 || std::strcmp(arg[1], "*") != 0)
     error->all(FLERR, "pair_coeff for mace must start with * *");
   if (!allocated) allocate();
 
-  try {
-    model_ = std::make_unique<xfer_mace::Model>(arg[2]);
-  } catch (const std::exception &err) {
-    error->all(FLERR, std::string("pair mace: ") + err.what());
-  }
+  load_models(std::vector<std::string>(arg + 2, arg + 2 + n_models));
 
   const auto &known = model_->atomic_numbers();
   std::string known_list;
   for (int z : known) known_list += " " + symbol_of(z);
   type_species_.assign(ntypes + 1, -1);
   for (int t = 1; t <= ntypes; ++t) {
-    const std::string symbol = arg[2 + t];
+    const std::string symbol = arg[1 + n_models + t];
     const int z = atomic_number(symbol);
     if (z == 0) error->all(FLERR, "pair mace: '" + symbol + "' is not an element symbol");
     const auto it = std::find(known.begin(), known.end(), z);
@@ -142,6 +173,7 @@ void PairMACE::init_style()
     error->all(FLERR, "pair_style mace no_domain_decomposition runs on one MPI rank only");
 
   ghostneigh = ghost_mode_ ? 1 : 0;
+  comm_reverse = ghost_mode_ && deviation_.active() ? deviation_.comm_size() : 0;
   no_virial_fdotr_compute = ghost_mode_ ? 0 : 1;
   if (ghost_mode_) {
     // every atom within num_interactions * r_max of a local atom must exist as a ghost
@@ -274,13 +306,18 @@ void PairMACE::compute(int eflag, int vflag)
 
   graph_.clear();
   node_atom_.clear();
-  if (atom->nlocal == 0) return;
+  deviation_.grow();
+  if (atom->nlocal == 0) {
+    if (deviation_.due()) committee_deviation(xfer_mace::Result());    // collective
+    return;
+  }
   if (ghost_mode_)
     build_ghost_graph();
   else
     build_local_graph();
 
-  const bool want_virial = !ghost_mode_ && vflag_global;
+  const bool committee_step = deviation_.due();
+  const bool want_virial = !ghost_mode_ && (vflag_global || committee_step);
   xfer_mace::Result res;
   try {
     res = model_->evaluate(graph_, want_virial);
@@ -297,7 +334,9 @@ void PairMACE::compute(int eflag, int vflag)
     for (std::size_t k = 0; k < node_atom_.size(); ++k)
       if (node_atom_[k] < atom->nlocal) eatom[node_atom_[k]] += res.node_energy[k];
 
-  if (want_virial) {
+  if (committee_step) committee_deviation(res);
+
+  if (want_virial && vflag_global) {
     const double *v = res.virial;    // 3x3 row-major
     virial[0] += v[0];
     virial[1] += v[4];
@@ -307,4 +346,48 @@ void PairMACE::compute(int eflag, int vflag)
     virial[5] += 0.5 * (v[5] + v[7]);
   }
   if (vflag_fdotr) virial_fdotr_compute();
+}
+
+// Every committee member on the driving model's graph; forces of ghost nodes are summed
+// into their owners, the virial is the model's own (one rank) or sum(r . f) over nodes.
+void PairMACE::committee_deviation(const xfer_mace::Result &driving)
+{
+  deviation_.begin(atom->nlocal + atom->nghost);
+  for (std::size_t m = 0; m < models_.size(); ++m) {
+    xfer_mace::Result member;
+    if (m > 0 && !node_atom_.empty()) {
+      try {
+        member = models_[m]->evaluate(graph_, !ghost_mode_);
+      } catch (const std::exception &err) {
+        error->one(FLERR, std::string("pair mace: committee model: ") + err.what());
+      }
+    }
+    const xfer_mace::Result &res = m == 0 ? driving : member;
+    if (res.forces.size() != 3 * node_atom_.size()) continue;    // no atoms on this rank
+    for (std::size_t k = 0; k < node_atom_.size(); ++k)
+      for (int d = 0; d < 3; ++d) deviation_.force(m, node_atom_[k])[d] += res.forces[3 * k + d];
+    if (ghost_mode_)
+      deviation_.add_fdotr_virial(m);
+    else
+      std::copy(res.virial, res.virial + 9, deviation_.virial(m));
+  }
+  if (ghost_mode_) comm->reverse_comm(this);
+  deviation_.finish();
+}
+
+int PairMACE::pack_reverse_comm(int n, int first, double *buf)
+{
+  return deviation_.pack_reverse(n, first, buf);
+}
+
+void PairMACE::unpack_reverse_comm(int n, int *list, double *buf)
+{
+  deviation_.unpack_reverse(n, list, buf);
+}
+
+void *PairMACE::extract_peratom(const char *name, int &ncol)
+{
+  ncol = 0;
+  if (std::strcmp(name, "devi_f") == 0) return deviation_.per_atom();
+  return nullptr;
 }

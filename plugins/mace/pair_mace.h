@@ -1,7 +1,12 @@
 // pair_style mace: evaluates a MACE TorchScript model (mace_create_lammps_model) in LAMMPS.
 //
-//   pair_style mace [no_domain_decomposition | domain_decomposition]
-//   pair_coeff * * model-lammps.pt El1 El2 ...   (one element symbol per atom type)
+//   pair_style mace [no_domain_decomposition | domain_decomposition] [out_freq N] [out_file F]
+//   pair_coeff * * model-lammps.pt [member2-lammps.pt ...] El1 El2 ...   (one element per type)
+//
+// With several models the first drives the dynamics (energy, forces, virial exactly as a
+// single model); every out_freq steps all of them are evaluated on the same graph and
+// their deviation is written to out_file and exposed to LAMMPS (see ../common/committee.h):
+// `compute ID all pair mace` (c_ID[4] = max_devi_f) and `fix ID all pair N mace devi_f 0`.
 //
 // no_domain_decomposition (default on 1 MPI rank): the graph is built from local atoms
 // only, ghost atoms become periodic shifts of their owners; the virial comes from the
@@ -11,6 +16,7 @@
 #ifndef XFER_PAIR_MACE_H
 #define XFER_PAIR_MACE_H
 
+#include "committee.h"
 #include "mace_model.h"
 #include "pair.h"
 
@@ -29,13 +35,19 @@ class PairMACE : public Pair {
   void coeff(int, char **) override;
   void init_style() override;
   double init_one(int, int) override;
+  int pack_reverse_comm(int, int, double *) override;
+  void unpack_reverse_comm(int, int *, double *) override;
+  void *extract_peratom(const char *, int &) override;
 
  private:
   enum class Mode { AUTO, LOCAL, GHOST };
   Mode requested_ = Mode::AUTO;
   bool ghost_mode_ = false;    // resolved from requested_ and the rank count in init_style
 
-  std::unique_ptr<xfer_mace::Model> model_;
+  std::vector<std::unique_ptr<xfer_mace::Model>> models_;    // [0] drives the dynamics
+  xfer_mace::Model *model_ = nullptr;
+  xfer_committee::Settings committee_settings_;
+  xfer_committee::Deviation deviation_;
   std::vector<int64_t> type_species_;    // LAMMPS type -> index in the model's species
   xfer_mace::Graph graph_;
   std::vector<int> node_atom_;          // graph node -> LAMMPS atom index
@@ -45,6 +57,8 @@ class PairMACE : public Pair {
   void build_local_graph();
   void build_ghost_graph();
   void add_node(int atom_index, double is_local);
+  void load_models(const std::vector<std::string> &paths);
+  void committee_deviation(const xfer_mace::Result &driving);
 };
 
 }    // namespace LAMMPS_NS

@@ -12,11 +12,14 @@
 
 #include "gap_check.h"
 #include "quip_api.h"
+#include "quip_members.h"
 
 #include <sys/stat.h>
 
 #include <climits>
 #include <cstdlib>
+#include <cstring>
+#include <stdexcept>
 #include <string>
 
 using namespace LAMMPS_NS;
@@ -51,7 +54,7 @@ std::string model_key(const std::string &file, const std::string &init) {
 
 }  // namespace
 
-PairQuip::PairQuip(LAMMPS *lmp) : Pair(lmp) {
+PairQuip::PairQuip(LAMMPS *lmp) : Pair(lmp), deviation_(lmp) {
   single_enable = 0;
   restartinfo = 0;
   one_coeff = 1;
@@ -60,6 +63,8 @@ PairQuip::PairQuip(LAMMPS *lmp) : Pair(lmp) {
 }
 
 PairQuip::~PairQuip() {
+  pvector = nullptr;  // owned by deviation_
+  nextra = 0;
   if (allocated) {
     memory->destroy(setflag);
     memory->destroy(cutsq);
@@ -75,8 +80,15 @@ void PairQuip::allocate() {
     for (int j = i; j <= n; ++j) setflag[i][j] = 0;
 }
 
-void PairQuip::settings(int narg, char ** /*arg*/) {
-  if (narg != 0) error->all(FLERR, "pair_style quip takes no arguments");
+void PairQuip::settings(int narg, char **arg) {
+  committee_settings_ = xfer_committee::Settings();
+  for (int i = 0; i < narg;) {
+    const int used = xfer_committee::parse_keyword(lmp, narg, arg, i, committee_settings_);
+    if (used == 0)
+      error->all(FLERR, "pair_style quip: unknown keyword '{}' (expected out_freq or out_file)",
+                 arg[i]);
+    i += used;
+  }
   if (quip_lammps_api_version() != kQuipApiVersion)
     error->all(FLERR, "pair_style quip: QUIP library has LAMMPS API version {}, plugin needs {}",
                quip_lammps_api_version(), kQuipApiVersion);
@@ -85,37 +97,52 @@ void PairQuip::settings(int narg, char ** /*arg*/) {
 void PairQuip::coeff(int narg, char **arg) {
   if (!allocated) allocate();
   const int ntypes = atom->ntypes;
-  if (narg != 4 + ntypes)
+  const int n_models = narg - 3 - ntypes;
+  if (n_models < 1)
     error->all(FLERR,
-               "pair_coeff for quip needs: * * <model.xml> \"<init string>\" and one element "
-               "per atom type ({} types), got {} arguments",
+               "pair_coeff for quip needs: * * <model.xml> [more models] \"<init string>\" and "
+               "one element per atom type ({} types), got {} arguments",
                ntypes, narg);
   if (std::string(arg[0]) != "*" || std::string(arg[1]) != "*")
     error->all(FLERR, "pair_coeff for quip must start with * *");
 
-  const std::string file = arg[2];
-  const std::string init = arg[3];
-
-  PotentialFileInfo info;
-  const std::string problem = check_potential_file(file, info);
-  if (!problem.empty()) error->all(FLERR, "pair_style quip: {}", problem);
+  const std::vector<std::string> files(arg + 2, arg + 2 + n_models);
+  const std::string init = arg[2 + n_models];
+  std::set<int> species;
+  for (const auto &file : files) {
+    PotentialFileInfo info;
+    const std::string problem = check_potential_file(file, info);
+    if (!problem.empty()) error->all(FLERR, "pair_style quip: {}", problem);
+    if (&file != &files[0] && info.species != species)
+      error->all(FLERR, "pair_style quip: committee model {} has other species than {}", file,
+                 files[0]);
+    species = info.species;
+  }
 
   type_z_.assign(ntypes + 1, 0);
   for (int t = 1; t <= ntypes; ++t) {
-    const std::string name = arg[3 + t];
+    const std::string name = arg[2 + n_models + t];
     const int z = atomic_number(name);
     if (z == 0)
       error->all(FLERR, "pair_style quip: '{}' (atom type {}) is not an element symbol or "
                         "atomic number", name, t);
-    if (!info.species.empty() && info.species.count(z) == 0) {
+    if (!species.empty() && species.count(z) == 0) {
       std::string known;
-      for (const int s : info.species) known += (known.empty() ? "" : " ") + element_symbol(s);
+      for (const int sp : species) known += (known.empty() ? "" : " ") + element_symbol(sp);
       error->all(FLERR, "pair_style quip: element {} (atom type {}) is not in model {} "
-                        "(species: {})", element_symbol(z), t, file, known);
+                        "(species: {})", element_symbol(z), t, files[0], known);
     }
     type_z_[t] = z;
   }
 
+  load_driving_model(files[0], init);
+  load_members(std::vector<std::string>(files.begin() + 1, files.end()), init);
+
+  for (int i = 1; i <= ntypes; ++i)
+    for (int j = i; j <= ntypes; ++j) setflag[i][j] = 1;
+}
+
+void PairQuip::load_driving_model(const std::string &file, const std::string &init) {
   // QUIP keeps one potential per process: reuse it for the same model, refuse another.
   LoadedModel &model = loaded_model();
   const std::string key = model_key(file, init);
@@ -143,15 +170,33 @@ void PairQuip::coeff(int narg, char **arg) {
   }
   handle_ = model.handle;
   quip_cutoff_ = model.cutoff;
+}
 
-  for (int i = 1; i <= ntypes; ++i)
-    for (int j = i; j <= ntypes; ++j) setflag[i][j] = 1;
+void PairQuip::load_members(const std::vector<std::string> &files, const std::string &init) {
+  member_handles_.clear();
+  for (const auto &file : files) {
+    try {
+      const MemberPotential &member = member_potential(model_key(file, init), file, init);
+      if (member.cutoff != quip_cutoff_)
+        error->all(FLERR, "pair_style quip: committee model {} has cutoff {} A, the driving "
+                          "model {} A", file, member.cutoff, quip_cutoff_);
+      if (member.handle.size() != handle_.size())
+        error->all(FLERR, "pair_style quip: QUIP potential handles differ in size");
+      member_handles_.push_back(member.handle);
+    } catch (const std::runtime_error &err) {
+      error->all(FLERR, "pair_style quip: committee model {}: {}", file, err.what());
+    }
+  }
+  deviation_.configure(1 + static_cast<int>(member_handles_.size()), committee_settings_);
+  nextra = deviation_.active() ? xfer_committee::NEXTRA : 0;
+  pvector = deviation_.active() ? deviation_.pvector() : nullptr;
 }
 
 void PairQuip::init_style() {
   if (force->newton_pair != 1) error->all(FLERR, "pair_style quip requires newton pair on");
   if (atom->tag_enable == 0) error->all(FLERR, "pair_style quip requires atom IDs");
   if (handle_.empty()) error->all(FLERR, "pair_style quip: pair_coeff has not loaded a model");
+  comm_reverse = deviation_.active() ? deviation_.comm_size() : 0;
   neighbor->add_request(this, NeighConst::REQ_FULL);
 }
 
@@ -160,10 +205,10 @@ double PairQuip::init_one(int /*i*/, int /*j*/) { return quip_cutoff_; }
 void PairQuip::compute(int eflag, int vflag) {
   ev_init(eflag, vflag);
 
-  int nlocal = atom->nlocal;
-  int nghost = atom->nghost;
-  const int ntotal = nlocal + nghost;
-  int inum = list->inum;
+  deviation_.grow();
+  const int nlocal = atom->nlocal;
+  const int ntotal = nlocal + atom->nghost;
+  const int inum = list->inum;
 
   int sum_neigh = 0;
   for (int ii = 0; ii < inum; ++ii) sum_neigh += list->numneigh[list->ilist[ii]];
@@ -191,19 +236,8 @@ void PairQuip::compute(int eflag, int vflag) {
       neigh_[k++] = (list->firstneigh[i][jj] & NEIGHMASK) + 1;  // ... and 1-based neighbours
   }
 
-  // Cell vectors as the columns of a column-major 3x3 matrix.
-  const double lattice[9] = {domain->xprd, 0.0, 0.0, domain->xy, domain->yprd, 0.0,
-                             domain->xz, domain->yz, domain->zprd};
-  double lattice_copy[9];
-  std::copy(lattice, lattice + 9, lattice_copy);
-
-  int n_handle = static_cast<int>(handle_.size());
   double energy = 0.0;
-  double quip_virial[9] = {0.0};
-  quip_lammps_wrapper(&nlocal, &nghost, z_.data(), tag_.data(), &inum, &sum_neigh, ilist_.data(),
-                      num_neigh_.data(), neigh_.data(), lattice_copy, handle_.data(), &n_handle,
-                      &atom->x[0][0], &energy, local_e_.data(), quip_virial,
-                      local_virial_.data(), force_.data());
+  evaluate(handle_, energy);
 
   double **f = atom->f;
   for (int i = 0; i < ntotal; ++i) {
@@ -231,6 +265,55 @@ void PairQuip::compute(int eflag, int vflag) {
     }
   }
   if (vflag_fdotr) virial_fdotr_compute();
+  if (deviation_.due()) committee_deviation();
+}
+
+void PairQuip::evaluate(std::vector<int> &handle, double &energy) {
+  int nlocal = atom->nlocal;
+  int nghost = atom->nghost;
+  int inum = list->inum;
+  int sum_neigh = static_cast<int>(neigh_.size());
+  // Cell vectors as the columns of a column-major 3x3 matrix.
+  double lattice[9] = {domain->xprd, 0.0, 0.0, domain->xy, domain->yprd, 0.0,
+                       domain->xz, domain->yz, domain->zprd};
+  int n_handle = static_cast<int>(handle.size());
+  double quip_virial[9] = {0.0};
+  quip_lammps_wrapper(&nlocal, &nghost, z_.data(), tag_.data(), &inum, &sum_neigh, ilist_.data(),
+                      num_neigh_.data(), neigh_.data(), lattice, handle.data(), &n_handle,
+                      &atom->x[0][0], &energy, local_e_.data(), quip_virial,
+                      local_virial_.data(), force_.data());
+}
+
+// Every member on the same neighbour data (force_ still holds the driving model's forces);
+// ghost forces are summed into their owners, virials are sum(r . f) as LAMMPS' own.
+void PairQuip::committee_deviation() {
+  const int ntotal = atom->nlocal + atom->nghost;
+  deviation_.begin(ntotal);
+  for (int m = 0; m < deviation_.n_models(); ++m) {
+    double energy = 0.0;
+    if (m > 0) {
+      std::fill(force_.begin(), force_.end(), 0.0);
+      evaluate(member_handles_[m - 1], energy);
+    }
+    for (int i = 0; i < ntotal; ++i) std::memcpy(deviation_.force(m, i), &force_[3 * i], 24);
+    deviation_.add_fdotr_virial(m);
+  }
+  comm->reverse_comm(this);
+  deviation_.finish();
+}
+
+int PairQuip::pack_reverse_comm(int n, int first, double *buf) {
+  return deviation_.pack_reverse(n, first, buf);
+}
+
+void PairQuip::unpack_reverse_comm(int n, int *list, double *buf) {
+  deviation_.unpack_reverse(n, list, buf);
+}
+
+void *PairQuip::extract_peratom(const char *name, int &ncol) {
+  ncol = 0;
+  if (std::strcmp(name, "devi_f") == 0) return deviation_.per_atom();
+  return nullptr;
 }
 
 }  // namespace xfer_quip

@@ -61,6 +61,17 @@ def md(
         typer.Option("--checkpoint-every",
                      help="steps between restart files; a rerun continues from the last (0: off)"),
     ] = DEFAULT_EVERY,
+    committee: Annotated[
+        list[Path] | None,
+        typer.Option(help="Committee member (model or seed dir; repeatable) or committee root"),
+    ] = None,
+    max_force_deviation: Annotated[
+        float | None,
+        typer.Option("--max-force-deviation", help="eV/A: halt above it (default: record only)"),
+    ] = None,
+    deviation_every: Annotated[
+        int | None, typer.Option("--deviation-every", help="steps (default: --check-every)")
+    ] = None,
     force: Annotated[
         bool,
         typer.Option(help="Rerun or replace a finished run; lift the size and length limits"),
@@ -71,15 +82,26 @@ def md(
 
     if potential not in ("opls", "ml"):
         raise InputError(f"unknown potential {potential!r}: use opls (or ml with --model)")
-    if (potential == "ml") != (model is not None):
+    if committee:
+        potential = "ml"  # a committee is an ML run; --model (or the lowest seed) drives it
+    elif (potential == "ml") != (model is not None):
         raise InputError("--model goes with --potential ml (and ml needs a --model)")
-    pair = None
-    if model is not None:
+    pair, spec = None, None
+    if committee:
+        from xfer.backends.committee_pair import committee_spec
+        from xfer.training import export_model, resolve_committee
+
+        driving, members = resolve_committee(model, committee)
+        with Console().status(f"exporting the {len(members)} committee models for LAMMPS"):
+            spec = committee_spec(members)
+            _, pair = export_model(driving.path)
+    elif model is not None:
         from xfer.training import export_model
 
         with Console().status(f"exporting {model} for LAMMPS"):
             _, pair = export_model(model)
     settings = _settings(
+        committee=spec, max_force_deviation=max_force_deviation, deviation_every=deviation_every,
         potential=potential, pair=pair, mix=parse_mix(mix) if mix else None, density=density,
         data=data,
         ensemble=ensemble, temperature=temperature, pressure=pressure, time_ps=time_ps,

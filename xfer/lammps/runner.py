@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from xfer.errors import EnvironmentProblem, InputError
+from xfer.lammps.committee import ENGINE_FIX, CommitteeRun
 from xfer.lammps.interrupt import stop_on_signal
 from xfer.lammps.templates import render
 
@@ -56,12 +57,22 @@ class LammpsRun:
         return str(self.lmp.version())
 
     def execute(
-        self, input_file: str, n_steps: int, bond_types: list[dict], elements: list[str]
+        self,
+        input_file: str,
+        n_steps: int,
+        bond_types: list[dict],
+        elements: list[str],
+        committee: CommitteeRun | None = None,
     ) -> RunOutcome:
-        """Run ``input_file``; map halts and instability errors to a :class:`RunOutcome`."""
+        """Run ``input_file``; map halts and instability errors to a :class:`RunOutcome`.
+
+        A file-mode ``committee`` (deepmd) runs the MD itself, in chunks, after the input.
+        """
         try:
             with stop_on_signal(self.lmp.force_timeout):
                 self.lmp.file(input_file)
+                if committee is not None and not committee.engine:
+                    committee.run_chunks(self.lmp, n_steps)
         except Exception as exc:  # LAMMPS reports every error as a plain Exception
             message = str(exc).strip().splitlines()[-1] if str(exc).strip() else repr(exc)
             steps = int(self.lmp.extract_global("ntimestep") or 0)
@@ -75,14 +86,19 @@ class LammpsRun:
             if not math.isfinite(pe):
                 return RunOutcome(steps, "nan", {"pe": str(pe)}, self.version)
             return RunOutcome(steps, None, None, self.version)
-        reason, detail = self._halt_detail(bond_types)
-        self._write_last_frame(elements)
+        reason, detail = self._halt_detail(bond_types, committee)
+        self._write_last_frame(elements, committee)
         return RunOutcome(steps, reason, detail, self.version)
 
-    def _halt_detail(self, bond_types: list[dict]) -> tuple[str, dict[str, Any]]:
-        """Which condition fired, from the halt variables of lmp_templates/halts.lmp.j2."""
+    def _halt_detail(
+        self, bond_types: list[dict], committee: CommitteeRun | None
+    ) -> tuple[str, dict[str, Any]]:
+        """Which condition fired, from the halt variables of lmp_templates/halts.lmp.j2
+        (and the committee's deviation)."""
         if not math.isfinite(self.lmp.get_thermo("pe")):
             return "nan", {"pe": "nan"}
+        if committee is not None and (detail := committee.uncertainty(self.lmp)) is not None:
+            return "uncertainty", detail
         if self.lmp.extract_variable("bond_broken") > 0.5:
             worst = [self.lmp.numpy.extract_compute("bondworst", 0, 1)[k] for k in range(5)]
             btype = int(worst[4])
@@ -97,5 +113,10 @@ class LammpsRun:
         rho = self.lmp.get_thermo("density")
         return "density", {"density_g_cm3": float(rho)}
 
-    def _write_last_frame(self, elements: list[str]) -> None:
-        self.lmp.commands_string(render("last_frame.lmp.j2", elements=elements))
+    def _write_last_frame(self, elements: list[str], committee: CommitteeRun | None) -> None:
+        engine = committee is not None and committee.engine
+        self.lmp.commands_string(render(
+            "last_frame.lmp.j2", elements=elements,
+            extra_columns=f" f_{ENGINE_FIX}" if engine else "",
+            extra_modify=f" colname f_{ENGINE_FIX} devi_f" if engine else "",
+        ))  # fmt: skip

