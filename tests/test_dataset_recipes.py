@@ -135,3 +135,32 @@ def test_add_frames_appends_a_tag_and_refuses_duplicates(tmp_path):
     assert ds.verify() == [] and len(Dataset.open(tmp_path / "ds").frames(["al"])) == 3
     with pytest.raises(InputError, match="already in the dataset"):
         add_frames(tmp_path / "ds", "al", al[:1])
+
+
+def test_a_selection_matching_no_frame_names_the_recipe_and_the_missing_tag(tmp_path, capsys):
+    no_al = [f for f in paper_scale() if f.info["config_type"] != "al"]
+    with pytest.raises(InputError, match="recipe OPLS\\+AL12: no frame has tag 'al' at "
+                                         "composition EC4EMC8 in the dataset"):  # fmt: skip
+        apply_recipe(no_al, get_recipe("OPLS+AL12"))
+    only_other = [f for f in paper_scale() if f.info["composition"] != "EC4EMC8"
+                  or f.info["config_type"] != "al"]  # fmt: skip
+    with pytest.raises(InputError, match="OPLS\\+AL12: no frame has tag 'al' at composition"):
+        apply_recipe(only_other, get_recipe("OPLS+AL12"))
+    with pytest.raises(InputError, match="recipe OPLS\\+SM: no frame has tag 'sm'"):
+        apply_recipe([f for f in no_al if f.info["config_type"] != "sm"], get_recipe("OPLS+SM"))
+    write_dataset(tmp_path / "ds", {"opls": paper_scale()[:10]})
+    argv = ["dataset", "recipe", str(tmp_path / "ds"), "OPLS+AL12", "--out", str(tmp_path / "t")]
+    assert main(argv) == 2
+    assert "error: recipe OPLS+AL12: no frame has tag 'al'" in capsys.readouterr().err
+
+
+def test_an_optional_part_may_match_nothing(tmp_path):
+    path = tmp_path / "recipes.toml"
+    path.write_text(
+        '[recipes.MaybeAL]\nselect = [{tags = ["opls"]}, '
+        '{tags = ["al"], compositions = ["EC4EMC8"], optional = true}]\n'
+    )
+    recipe = load_recipes(path)["MaybeAL"]
+    no_al = [f for f in paper_scale() if f.info["config_type"] != "al"]
+    assert len(apply_recipe(no_al, recipe).train) == EXPECTED["OPLS"][0]
+    assert len(apply_recipe(paper_scale(), recipe).train) == EXPECTED["OPLS+AL12"][0]

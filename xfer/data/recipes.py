@@ -1,6 +1,9 @@
 """Named and user-defined training recipes, and the deterministic train/validation split.
 
 A recipe is a list of selections (tags, optional compositions, how many, optional weight).
+A selection that matches no frame of the dataset is an error naming the recipe and the
+missing tag (``OPLS+AL12`` on a dataset without ``al`` frames never quietly becomes
+``OPLS``), unless the selection says ``optional = true``.
 Isolated-atom frames (``e0``) join every recipe's training part unless ``include_e0`` is off.
 
 Split: within each (tag, composition) group of the *whole dataset*, frames are ranked by
@@ -49,6 +52,7 @@ class Selection(BaseModel):
     pick: Literal["all", "lowest_energy"] = "all"
     count: int | None = Field(None, ge=1, description="at most this many (all if unset)")
     weight: float | None = Field(None, gt=0, lt=1, description="fraction of training samples")
+    optional: bool = Field(False, description="allow this part to match no frame")
 
 
 class Recipe(BaseModel):
@@ -133,6 +137,13 @@ def validation_ids(frames: list[Atoms], valid_fraction: float, seed: int = 0) ->
     return out
 
 
+def _describe(sel: Selection) -> str:
+    """Why a selection is empty: its missing tag(s) and compositions, in words."""
+    tags = ", ".join("any tag but e0" if t == ALL else repr(t) for t in sel.tags)
+    where = f" at composition {' or '.join(sel.compositions)}" if sel.compositions else ""
+    return f"no frame has tag {tags}{where} in the dataset"
+
+
 def _matches(frame: Atoms, sel: Selection) -> bool:
     tag = frame.info.get(CONFIG_TYPE)
     tag_ok = tag in sel.tags or (ALL in sel.tags and tag != "e0")
@@ -158,14 +169,15 @@ def apply_recipe(
     plain: list[Atoms] = []
     weighted: list[tuple[Atoms, float]] = []
     for sel in recipe.select:
-        pool = [f for f in frames if _matches(f, sel) and f.info[FRAME_ID] not in taken]
+        matching = [f for f in frames if _matches(f, sel)]
+        if not matching and not sel.optional:
+            raise InputError(f"recipe {recipe.name}: {_describe(sel)} (mark it optional = true)")
+        pool = [f for f in matching if f.info[FRAME_ID] not in taken]
         if sel.pick == "lowest_energy":
             pool.sort(key=lambda f: (f.info.get(ENERGY_KEY, float("inf")), f.info[FRAME_ID]))
         else:
             pool.sort(key=lambda f: _rank_key(seed, f))
         chosen = pool[: sel.count] if sel.count else pool
-        if sel.weight is not None and not chosen:
-            raise InputError(f"recipe {recipe.name}: no frame matches weighted selection {sel}")
         taken.update(f.info[FRAME_ID] for f in chosen)
         if sel.weight is None:
             plain.extend(chosen)
