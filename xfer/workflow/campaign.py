@@ -14,6 +14,7 @@ the working directory)::
     [md.nvt]     density (fixed)
     [analysis]   AnalysisSettings (full_length_ps defaults to md.time_ps)
     [reference]  arch + recipe (a committee of this campaign) | potential = "opls", members
+    [active_learning] (+ .explore, .starts, .stop)  optional AL loops (:mod:`al_schema`)
 
 Validation errors name the field and, where the choice is closed, the allowed values.
 """
@@ -32,6 +33,7 @@ from xfer.chem.molecules import known_molecules
 from xfer.data.config import BuildConfig, load_config
 from xfer.data.recipes import NAMED, Recipe
 from xfer.errors import InputError, validation_message
+from xfer.workflow.al_schema import ActiveLearning
 
 
 class _Model(BaseModel):
@@ -163,6 +165,7 @@ class Campaign(_Model):
     md: ValidationMD = Field(default_factory=ValidationMD)
     analysis: dict[str, Any] = Field(default_factory=dict)
     reference: ReferenceCommittee
+    active_learning: ActiveLearning | None = None
 
     source: Path | None = Field(None, exclude=True)
 
@@ -206,6 +209,8 @@ class Campaign(_Model):
                 f"{settings.full_length_ps} must equal md.time_ps ({self.md.time_ps}) "
                 "or be left out",
             )
+        if self.active_learning is not None:
+            self._check_active_learning(self.active_learning, allowed)
         ref = self.reference
         if ref.arch is not None:
             if ref.arch not in self.training.architectures:
@@ -225,6 +230,30 @@ class Campaign(_Model):
                     ("training", "committee"), "a committee reference needs at least 2 seeds"
                 )
         return self
+
+    def _check_active_learning(self, al: ActiveLearning, recipes: list[str]) -> None:
+        trained = list(self.training.architectures)
+        for k, arch in enumerate(al.architectures or []):
+            if arch not in trained:
+                raise _FieldError(
+                    ("active_learning", "architectures", k),
+                    f"{arch!r} has no [training.architectures] entry; allowed: "
+                    + ", ".join(trained),
+                )
+        for k, name in enumerate(al.start_recipes):
+            if name not in recipes:
+                raise _FieldError(
+                    ("active_learning", "start_recipes", k),
+                    f"unknown recipe {name!r}; allowed: {', '.join(recipes)}",
+                )
+
+    @property
+    def al_architectures(self) -> list[str]:
+        """Architectures of the AL loops (all trained ones unless the table names some)."""
+        al = self.active_learning
+        if al is None:
+            return []
+        return list(al.architectures or self.training.architectures)
 
     @property
     def analysis_settings(self) -> AnalysisSettings:
