@@ -21,6 +21,7 @@ from ase import Atoms
 from xfer.data.al_select import Pick
 from xfer.data.frames import CONFIG_TYPE, FRAME_ID, tag_frame
 from xfer.data.molgraph import centre_molecules, composition_of
+from xfer.data.reference import ReferenceSpec
 from xfer.data.store import Dataset, add_frames, write_dataset
 from xfer.errors import InputError
 
@@ -144,3 +145,24 @@ def generation_counts(frames: list[Atoms]) -> dict[str, dict[int, int]]:
             row = table.setdefault(loop, {})
             row[int(f.info[GENERATION])] = row.get(int(f.info[GENERATION]), 0) + 1
     return table
+
+
+def dataset_reference(dataset: Dataset) -> ReferenceSpec:
+    """The reference calculator that labelled ``dataset`` (its build's ``[reference]``).
+
+    A dataset without a build configuration (written or imported elsewhere) is accepted when
+    all its labels come from one method that is xfer's default, GFN2-xTB; otherwise the
+    calculator cannot be known and active-learned frames would mix methods.
+    """
+    reference = (dataset.manifest.get("config") or {}).get("reference")
+    if reference is not None:
+        return ReferenceSpec(reference.get("calculator", "tblite"), reference.get("kwargs", {}))
+    methods = set(dataset.manifest.get("reference_methods") or {}) - {"None"}
+    default = ReferenceSpec()
+    if methods == {default.method}:
+        return default
+    raise InputError(
+        f"{dataset.path}: no [reference] in its build and labels from "
+        f"{', '.join(sorted(methods)) or 'no method'}; build the dataset with xfer dataset "
+        "build so active-learned frames get the same reference calculator"
+    )

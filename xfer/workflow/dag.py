@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
+from typing import Any
 
 from rich.console import Console
 from rich.markup import escape
@@ -54,8 +55,14 @@ class Plan:
     analyze: dict[tuple[Member, str], Task] = field(default_factory=dict)
     members: list[Member] = field(default_factory=list)
     reference: list[Member] = field(default_factory=list)
+    al: Any = None  # xfer.workflow.al_dag.ALPlan when the campaign has [active_learning]
+    _by_key: dict[str, Task] = field(default_factory=dict, repr=False)
 
     def add(self, task: Task) -> Task:
+        """Append ``task``; a task with the same key (shared inputs) is kept once."""
+        if task.key in self._by_key:
+            return self._by_key[task.key]
+        self._by_key[task.key] = task
         self.tasks.append(task)
         return task
 
@@ -133,7 +140,7 @@ def build_plan(campaign: Campaign) -> Plan:
                 deps = {"recipe": ref(plan.recipes[name])}
                 plan.train[member] = plan.add(Task("train", f"train {member.name}", spec, deps))
                 for ensemble in ENSEMBLES:
-                    _run_and_analyze(plan, member, ensemble, "ml", campaign.md.seed, analysis)
+                    run_and_analyze(plan, member, ensemble, "ml", campaign.md.seed, analysis)
     reference = campaign.reference
     if reference.potential is not None:  # a classical potential: runs differing in seed
         for k in range(reference.members):
@@ -141,15 +148,19 @@ def build_plan(campaign: Campaign) -> Plan:
             plan.reference.append(member)
             for ensemble in ENSEMBLES:
                 seed = campaign.md.seed + k
-                _run_and_analyze(plan, member, ensemble, reference.potential, seed, analysis)
+                run_and_analyze(plan, member, ensemble, reference.potential, seed, analysis)
     else:
         plan.reference = [
             m for m in plan.members if (m.arch, m.recipe) == (reference.arch, reference.recipe)
         ]
+    if campaign.active_learning is not None:
+        from xfer.workflow.al_dag import add_active_learning
+
+        plan.al = add_active_learning(plan)
     return plan
 
 
-def _run_and_analyze(
+def run_and_analyze(
     plan: Plan, member: Member, ensemble: str, potential: str, seed: int, analysis: dict
 ) -> None:
     spec = {"settings": _md_settings(plan.campaign, ensemble, potential, seed)}
@@ -179,7 +190,10 @@ def print_dry_run(plan: Plan, store: TaskStore, console: Console) -> None:
     )
     children: dict[str, list[Task]] = {}
     roots = []
+    later = plan.al.later if plan.al is not None else set()
     for task in plan.tasks:
+        if task.key in later:  # AL generations after the first: counted below, not listed
+            continue
         if task.deps:
             parent = next(iter(task.deps.values())).split("/")[1]
             children.setdefault(parent, []).append(task)
@@ -199,6 +213,10 @@ def print_dry_run(plan: Plan, store: TaskStore, console: Console) -> None:
 
     for task in roots:
         show(task, 0)
+    if plan.al is not None:
+        from xfer.workflow.al_dag import print_generation_counts
+
+        print_generation_counts(plan.al, console)
     print_counts(plan, store, console, title="tasks (dry run: nothing was run)")
 
 

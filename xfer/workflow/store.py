@@ -114,7 +114,10 @@ class TaskStore:
         return "pending", ""
 
 
-PATH_KEYS = ("dataset", "train", "valid", "model", "exported", "run", "analysis", "halt")
+PATH_KEYS = (
+    "dataset", "train", "valid", "model", "exported", "run", "analysis", "halt", "starts",
+    "selected", "picks",
+)  # fmt: skip
 
 
 def absolute(result: dict[str, Any], task_dir: Path) -> dict[str, Any]:

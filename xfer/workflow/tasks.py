@@ -2,7 +2,8 @@
 
 Kinds: ``dataset`` (build and label, or adopt an existing dataset), ``recipe`` (training and
 validation files), ``train`` (one model of one seed, exported for LAMMPS), ``md`` (one
-validation run) and ``analyze`` (one run's stability, density or diffusivity).
+validation run) and ``analyze`` (one run's stability, density or diffusivity), plus the
+active-learning kinds of :mod:`xfer.workflow.al_tasks`.
 
 Each Parsl app (:func:`app_for`) takes the task's inputs as a JSON dict, the futures of
 the tasks it depends on as ``inputs`` and its ``done.json`` as ``outputs``; Parsl starts
@@ -29,7 +30,8 @@ from typing import Any
 
 from xfer.atomic import write_json
 from xfer.errors import InputError, XferError
-from xfer.progress import PROGRESS, PROGRESS_ENV, report
+from xfer.progress import PROGRESS, PROGRESS_ENV
+from xfer.workflow.al_tasks import AL_KINDS, AL_WORK
 from xfer.workflow.store import (
     DONE,
     FAILED,
@@ -42,11 +44,12 @@ from xfer.workflow.store import (
     record_attempt,
     stop_stragglers,
 )
+from xfer.workflow.task_io import md_progress, pair_from_result, rel
 
-KINDS = ("dataset", "recipe", "train", "md", "analyze")
+KINDS = ("dataset", "recipe", "train", "md", "analyze", *AL_KINDS)
 OUTPUTS = "outputs.json"
 ERROR = "error.json"
-GPU_KINDS = ("train", "md")
+GPU_KINDS = ("train", "md", "al_explore")
 
 
 class TaskFailed(XferError):
@@ -54,10 +57,6 @@ class TaskFailed(XferError):
 
 
 # ---------------------------------------------------------------- work (inside the worker)
-
-
-def _rel(path: Path, task_dir: Path) -> str:
-    return os.path.relpath(path, task_dir)
 
 
 def work_dataset(spec: dict, deps: dict, attempt: Path, task_dir: Path) -> dict:
@@ -96,10 +95,10 @@ def work_recipe(spec: dict, deps: dict, attempt: Path, task_dir: Path) -> dict:
     valid = None
     if result.valid:
         write_frames(attempt / "valid.extxyz", result.valid)
-        valid = _rel(attempt / "valid.extxyz", task_dir)
+        valid = rel(attempt / "valid.extxyz", task_dir)
     write_json(attempt / "summary.json", result.summary)
     return {
-        "train": _rel(attempt / "train.extxyz", task_dir),
+        "train": rel(attempt / "train.extxyz", task_dir),
         "valid": valid,
         "train_frames": len(result.train),
         "valid_frames": len(result.valid),
@@ -125,8 +124,8 @@ def work_train(spec: dict, deps: dict, attempt: Path, task_dir: Path) -> dict:
     exported, pair = export_model(model.path)
     errors = model.meta.get("validation_errors") or {}
     return {
-        "model": _rel(model.path, task_dir),
-        "exported": _rel(exported, task_dir),
+        "model": rel(model.path, task_dir),
+        "exported": rel(exported, task_dir),
         "pair": asdict(pair),
         "validation_errors": errors,
         "validation_set": model.meta.get("validation_set"),
@@ -141,28 +140,18 @@ def _errors_note(errors: dict) -> str:
 
 def work_md(spec: dict, deps: dict, attempt: Path, task_dir: Path) -> dict:
     """One validation run; a halted run is a result (t_stab), not a failure."""
-    from xfer.lammps.pair import PairSpec
     from xfer.md import MDSettings, run_md
 
-    pair = None
-    if "model" in deps:
-        raw = dict(deps["model"]["pair"])
-        raw["elements"] = tuple(raw["elements"])
-        raw["extra_commands"] = tuple(raw.get("extra_commands", ()))
-        pair = PairSpec(**raw)
+    pair = pair_from_result(deps["model"]["pair"]) if "model" in deps else None
     settings = MDSettings(**spec["settings"], pair=pair)
-    steps, fs = settings.n_steps, settings.timestep_fs
-
-    def progress(step: int) -> None:
-        report("md", step, steps, "steps", f"{step * fs / 1000:.4g}/{steps * fs / 1000:.4g} ps")
-
+    progress = md_progress("md", settings.n_steps, settings.timestep_fs)
     adopt_unfinished_run(task_dir, attempt / "run")
     result = run_md(settings, attempt / "run", progress=progress)
     note = f"t_stab {result['t_stab_ps']:g} ps"
     if result["halted"]:
         note = f"halted ({result['halt_reason']}) at {result['t_stab_ps']:g} ps"
     return {
-        "run": _rel(attempt / "run", task_dir),
+        "run": rel(attempt / "run", task_dir),
         "halted": result["halted"],
         "halt_reason": result["halt_reason"],
         "t_stab_ps": result["t_stab_ps"],
@@ -196,7 +185,7 @@ def work_analyze(spec: dict, deps: dict, attempt: Path, task_dir: Path) -> dict:
     analysis = analyze_run(deps["md"]["run"], AnalysisSettings.model_validate(spec["settings"]))
     write_run_outputs(attempt, analysis)
     note = "stable" if analysis.stability.stable else f"unstable: {analysis.stability.reason}"
-    result = {"analysis": _rel(attempt / "analysis.json", task_dir), "note": note}
+    result = {"analysis": rel(attempt / "analysis.json", task_dir), "note": note}
     if analysis.stability.halted:  # how it failed: halt.json, last frames, picture
         from xfer.analysis.triage_files import HALT_FILE, write_halt_triage
 
@@ -205,7 +194,7 @@ def work_analyze(spec: dict, deps: dict, attempt: Path, task_dir: Path) -> dict:
         except InputError as exc:  # e.g. lost atoms: the analysis stands without a triage
             result["note"] = f"{note}; not triaged: {exc}"
         else:
-            result["halt"] = _rel(attempt / "halt" / HALT_FILE, task_dir)
+            result["halt"] = rel(attempt / "halt" / HALT_FILE, task_dir)
             result["note"] = f"{note}; {halt.mode}"
     return result
 
@@ -216,6 +205,7 @@ WORK: dict[str, Callable[[dict, dict, Path, Path], dict]] = {
     "train": work_train,
     "md": work_md,
     "analyze": work_analyze,
+    **AL_WORK,
 }
 
 
@@ -351,12 +341,18 @@ def run_analyze(root: str, task: dict, inputs=(), outputs=()) -> dict:
     return execute(root, task)
 
 
+def run_al(root: str, task: dict, inputs=(), outputs=()) -> dict:
+    """Parsl app body: one active-learning task (start boxes, explore, select, label)."""
+    return execute(root, task)
+
+
 _BODIES = {
     "dataset": run_dataset,
     "recipe": run_recipe,
     "train": run_train,
     "md": run_md,
     "analyze": run_analyze,
+    **dict.fromkeys(AL_KINDS, run_al),
 }
 
 
