@@ -283,6 +283,10 @@ def write_report(plan: Plan, store: TaskStore, out: Path) -> Path:
             written += write_score_outputs(out, data.scores, list(data.models.values()))
         figures += [p.name for p in written if p.suffix == ".png"]
     text = render_markdown(plan, data, figures, copy_halt_files(data, out))
+    if plan.al is not None:
+        from xfer.workflow.al_report import markdown_section, write_generations
+
+        text += "\n" + markdown_section(write_generations(plan, store, data), out)
     write_text(out / "report.md", text)
     body = MarkdownIt("commonmark").enable("table").render(text)
     title = f"xfer campaign {plan.campaign.campaign.name}"

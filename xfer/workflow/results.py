@@ -95,19 +95,22 @@ def _results(store: TaskStore, tasks: dict) -> dict:
     return found
 
 
+def member_runs(plan: Plan, store: TaskStore, member: Member) -> ModelRuns | None:
+    """The NPT and NVT analyses of ``member``, or None until both are finished."""
+    npt = _analysis(store, plan.analyze[member, "npt"])
+    nvt = _analysis(store, plan.analyze[member, "nvt"])
+    if npt is None or nvt is None:
+        return None
+    return ModelRuns(name=member.name, group=member.group, npt=npt, nvt=nvt)
+
+
 def collect(plan: Plan, store: TaskStore) -> CampaignResults:
     """Model runs, reference and scores from the finished tasks."""
     settings = plan.campaign.analysis_settings
-
-    def runs_of(member: Member) -> ModelRuns | None:
-        npt = _analysis(store, plan.analyze[member, "npt"])
-        nvt = _analysis(store, plan.analyze[member, "nvt"])
-        if npt is None or nvt is None:
-            return None
-        return ModelRuns(name=member.name, group=member.group, npt=npt, nvt=nvt)
-
-    models = {m: r for m in plan.members if (r := runs_of(m)) is not None}
-    ref_runs = [r for m in plan.reference if (r := models.get(m) or runs_of(m)) is not None]
+    models = {m: r for m in plan.members if (r := member_runs(plan, store, m)) is not None}
+    ref_runs = [
+        r for m in plan.reference if (r := models.get(m) or member_runs(plan, store, m)) is not None
+    ]
     reference = build_reference(ref_runs, settings)
     return CampaignResults(
         settings=settings,
