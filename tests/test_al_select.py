@@ -144,3 +144,13 @@ def test_missing_or_malformed_deviation_file_is_one_clear_error(tmp_path):
     (run / "model_devi.csv").write_text("step,other\n0,1\n")
     with pytest.raises(InputError, match="needs the columns step and max_devi_f"):
         select_from_run(run, THRESHOLD)
+
+
+def test_unfinished_or_corrupt_result_is_one_clear_error(tmp_path):
+    run = make_run(tmp_path / "run", {0: 0.1}, [0])
+    (run / "result.json").write_text("{")
+    with pytest.raises(InputError, match="result.json is not valid JSON"):
+        select_from_run(run, THRESHOLD)
+    (run / "result.json").unlink()
+    with pytest.raises(InputError, match="no result.json"):
+        select_from_run(run, THRESHOLD)

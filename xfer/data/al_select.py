@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import bisect
 import csv
-import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +27,7 @@ from typing import Literal
 from ase import Atoms
 
 from xfer.errors import InputError
+from xfer.jsonfiles import read_json
 from xfer.lammps.dump import read_frames
 
 DEVIATIONS = "model_devi.csv"
@@ -155,10 +155,11 @@ def select_from_run(
 ) -> tuple[Pick | None, dict]:
     """The pick of one finished exploration run directory and its ``result.json``."""
     run_dir = Path(run_dir)
+    fix = "run the exploration again (delete its task directory)"
     try:
-        result = json.loads((run_dir / "result.json").read_text())
-    except (OSError, ValueError) as exc:
-        raise InputError(f"{run_dir}: no readable result.json ({exc})") from None
+        result = read_json(run_dir / "result.json", fix)
+    except FileNotFoundError:
+        raise InputError(f"{run_dir}: no result.json (the run did not finish); {fix}") from None
     check_every = int(result.get("settings", {}).get("check_every", 1))
     pick = select_frame(
         read_deviations(run_dir / DEVIATIONS),

@@ -10,7 +10,6 @@ last, so a directory with it is complete, and a rerun with the same settings reu
 
 from __future__ import annotations
 
-import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -21,6 +20,7 @@ from xfer.chem.molecules import composition_label
 from xfer.chem.system import System
 from xfer.data.molgraph import centre_molecules
 from xfer.errors import InputError
+from xfer.jsonfiles import read_json
 from xfer.lammps.datafile import write_opls_data
 from xfer.lammps.dump import read_frames
 from xfer.lammps.readdata import read_system
@@ -74,7 +74,7 @@ def starting_frames(
     wanted = {"mix": mix, "count": count, "settings": asdict(settings)}
     index = work_dir / STARTS
     if index.is_file():
-        stored = json.loads(index.read_text())
+        stored = read_json(index, f"delete {work_dir} to make the start boxes again")
         if stored.get("request") == wanted:
             return [StartFrame(**s) for s in stored["frames"]]
     s = settings
