@@ -10,7 +10,8 @@
                                  timestep_fs, deviation_every, dump_every, check_every,
                                  bond_stretch_rel = 1.0 (+100%), density_range = [0.2, 1.2]
     [active_learning.starts]     the OPLS-AA NPT run that makes each composition's start boxes
-    [active_learning.stop]       optional early stop: q_min, all_stable
+
+Every loop runs all ``generations`` (an early stop on a target Q is not implemented yet).
 
 Threshold units: ``max_force_variance`` takes the paper's quantity, the maximum over atoms
 of the committee force *variance*, in eV^2/A^2 (default 0.5). LAMMPS reports and halts on the
@@ -97,17 +98,6 @@ class Starts(_Model):
         return StartSettings(**self.model_dump())
 
 
-class Stop(_Model):
-    """Stop a loop before ``generations`` once its committee meets these (all given ones)."""
-
-    q_min: float | None = Field(None, ge=0, le=3, description="committee-mean Q at least")
-    all_stable: bool = Field(False, description="every member stable in NPT and NVT")
-
-    @property
-    def enabled(self) -> bool:
-        return self.q_min is not None or self.all_stable
-
-
 class ActiveLearning(_Model):
     """Active learning per (architecture, starting recipe): SPEC section 6."""
 
@@ -127,7 +117,6 @@ class ActiveLearning(_Model):
     labelling_workers: int = Field(1, ge=1, description="reference calculations in parallel")
     explore: Explore = Field(default_factory=Explore)
     starts: Starts = Field(default_factory=Starts)
-    stop: Stop = Field(default_factory=Stop)
 
     @model_validator(mode="after")
     def _distinct(self) -> ActiveLearning:
