@@ -84,3 +84,13 @@ def test_dry_run_lists_generation_zero_and_counts_every_generation(capsys, tmp_p
     rows = [line.split() for line in out.splitlines() if line.strip().startswith(("0 ", "12 "))]
     assert ["0", "0", "0", "0", "0", "5", "300", "12", "12", "329"] in rows
     assert ["12", "12", "60", "120", "120", "0", "0", "0", "0", "312"] in rows
+
+
+def test_al_mini_example_is_two_generations_of_five_trajectories():
+    campaign = load_campaign(EXAMPLES / "al-mini.toml")
+    plan = build_plan(campaign)
+    assert campaign.al_architectures == ["deepmd", "gap"]
+    assert len(plan.al.loops) == 4 and campaign.active_learning.trajectories_per_generation == 5
+    chain = plan.al.loops[Loop("gap", "OPLS+VS")]
+    assert len(chain) == 3 and [len(g.explore) for g in chain] == [5, 5, 0]
+    assert {m.seed for m in chain[2].members} == {0, 1}
