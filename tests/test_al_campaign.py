@@ -117,12 +117,16 @@ def test_sigkill_during_exploration_or_labelling_then_restart(dataset, tmp_path,
                 proc.kill()
     before = done_markers(out)
     assert 0 < len(before) < N_TASKS
+    cut = [p.parent for p in running.glob("*/attempt-1") if not (p.parent / "done.json").exists()]
+    assert cut, f"no {kind} task was running when the campaign was killed"
     restart = subprocess.run(command, capture_output=True, text=True, timeout=900)
     assert restart.returncode == 0, restart.stdout + restart.stderr
     after = done_markers(out)
     assert len(after) == N_TASKS
     for task, marker in before.items():  # 0 redone
         assert after[task] == marker, task
+    for task_dir in cut:  # the interrupted try was redone in a new one
+        assert (task_dir / "done.json").is_file() and (task_dir / "attempt-2").is_dir()
     plan = build_plan(load_campaign(campaign))
     g0 = plan.al.loops[Loop("gap", "OPLS")][0]
     grown = Dataset.open(TaskStore(out).outputs("al_label", g0.label.key)["dataset"])
