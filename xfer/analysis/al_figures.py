@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 from matplotlib.figure import Figure
 
-from xfer.analysis.figures import _save
+from xfer.analysis.figures import save_figure
 
 PANELS = (
     ("Q", "Q_se", "a) Q", 1.0),
@@ -61,4 +61,4 @@ def generations_figure(
         ax.set_xlabel("active-learning generation")
         ax.set_ylabel(label)
     fig.axes[0].legend(frameon=False, fontsize=7)
-    return _save(fig, target)
+    return save_figure(fig, target)
