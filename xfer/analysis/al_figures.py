@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 from xfer.analysis.figures import save_figure
 
@@ -42,6 +43,7 @@ def generations_figure(
     recipes = list(dict.fromkeys(recipe for _, recipe in loops))
     archs = list(dict.fromkeys(arch for arch, _ in loops))
     fig = Figure(figsize=(10, 7))
+    generations = [int(r["generation"]) for r in rows]
     for k, (key, se_key, label, scale) in enumerate(PANELS):
         ax = fig.add_subplot(2, 2, k + 1)
         for arch, recipe in loops:
@@ -58,6 +60,8 @@ def generations_figure(
             ax.axhline(reference[ref_key] * scale, color="k", ls="--", lw=1, label="reference")
         if key == "Q":
             ax.set_ylim(0, 3)
+        ax.set_xlim(min(generations) - 0.3, max(generations) + 0.3)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_xlabel("active-learning generation")
         ax.set_ylabel(label)
     fig.axes[0].legend(frameon=False, fontsize=7)
