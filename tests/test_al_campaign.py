@@ -42,6 +42,7 @@ equilibration_ps = 0.05
 sample_ps = 0.05
 dump_every = 10
 """
+pytest.importorskip("xfer.backends.committee_pair", reason="needs the in-LAMMPS committee")
 N_TASKS = 12 + 16  # the tiny study, plus starts, 2 explore, select, label and generation 1
 
 
