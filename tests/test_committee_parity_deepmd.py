@@ -5,7 +5,7 @@ model unchanged."""
 from __future__ import annotations
 
 import pytest
-from fixtures.committee_parity import check_parity
+from fixtures.committee_parity import PARITY_CASES, check_parity
 from fixtures.deepmd import big_box, cubic_box, triclinic_box
 
 from xfer.backends.base import get_backend
@@ -13,17 +13,7 @@ from xfer.backends.base import get_backend
 CONFIGS = {"cubic": cubic_box, "triclinic": triclinic_box, "640": big_box}
 
 
-@pytest.mark.parametrize(
-    ("name", "nprocs"),
-    [
-        ("cubic", 1),
-        ("triclinic", 2),
-        pytest.param("cubic", 2, marks=pytest.mark.slow),
-        pytest.param("triclinic", 1, marks=pytest.mark.slow),
-        pytest.param("640", 1, marks=pytest.mark.slow),
-        pytest.param("640", 2, marks=pytest.mark.slow),
-    ],
-)
+@pytest.mark.parametrize(("name", "nprocs"), PARITY_CASES)
 def test_deepmd_committee_parity(deepmd_committee, name, nprocs, tmp_path):
     calculators = [get_backend("deepmd").calculator(m) for m in deepmd_committee]
     atoms = CONFIGS[name]()

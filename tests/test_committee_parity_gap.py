@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from fixtures.committee_parity import check_parity
+from fixtures.committee_parity import PARITY_CASES, check_parity
 from fixtures.structures import molecular_box
 
 from xfer.backends import get_backend
@@ -34,17 +34,7 @@ def gap_committee(gap_model, gap_train_file, tmp_path_factory):
     return models, [backend.calculator(m) for m in models]
 
 
-@pytest.mark.parametrize(
-    ("name", "nprocs"),
-    [
-        ("cubic", 1),
-        ("triclinic", 2),
-        pytest.param("cubic", 2, marks=pytest.mark.slow),
-        pytest.param("triclinic", 1, marks=pytest.mark.slow),
-        pytest.param("640", 1, marks=pytest.mark.slow),
-        pytest.param("640", 2, marks=pytest.mark.slow),
-    ],
-)
+@pytest.mark.parametrize(("name", "nprocs"), PARITY_CASES)
 def test_gap_committee_parity(gap_committee, name, nprocs, tmp_path):
     models, calculators = gap_committee
     atoms = CONFIGS[name]()

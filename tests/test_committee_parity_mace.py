@@ -5,28 +5,17 @@ graph, reverse-communicated member forces), driving model unchanged."""
 from __future__ import annotations
 
 import pytest
-from fixtures.committee_parity import check_parity
+from fixtures.committee_parity import PARITY_CASES, check_parity
 from test_mace_lammps import TRICLINIC, big_box, small_box
 
 from xfer.backends.base import get_backend
 
 pytest_plugins = ["fixtures.mace"]  # mace_committee fixture (2 seeds)
-SLOW = pytest.mark.slow
 CONFIGS = {"cubic": lambda: small_box(11), "triclinic": lambda: small_box(12, TRICLINIC),
            "640": lambda: big_box(21)}  # fmt: skip
 
 
-@pytest.mark.parametrize(
-    ("name", "nprocs"),
-    [
-        ("cubic", 1),
-        ("triclinic", 2),
-        pytest.param("cubic", 2, marks=SLOW),
-        pytest.param("triclinic", 1, marks=SLOW),
-        pytest.param("640", 1, marks=SLOW),
-        pytest.param("640", 2, marks=SLOW),
-    ],
-)
+@pytest.mark.parametrize(("name", "nprocs"), PARITY_CASES)
 def test_mace_committee_parity(mace_committee, name, nprocs, tmp_path):
     models = mace_committee
     calculators = [get_backend("mace").calculator(m) for m in models]
