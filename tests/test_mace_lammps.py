@@ -12,7 +12,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 from ase import Atoms
-from ase.io import write
 from scipy.spatial.transform import Rotation
 
 import xfer  # noqa: F401  (MPI preload and plugin path before lammps)
@@ -21,6 +20,8 @@ from xfer.backends.mace import lammps_model_species, mace_pair_spec
 from xfer.chem.molecules import get_molecule
 from xfer.errors import InputError
 from xfer.lammps.singlepoint import evaluate
+
+pytest_plugins = ["fixtures.mace"]  # mace_sets: the tiny GFN2-xTB set
 
 E_TOL = 1e-6  # eV
 F_TOL = 1e-6  # eV/A
@@ -79,26 +80,11 @@ def big_box(seed: int) -> Atoms:
 
 
 @pytest.fixture(scope="module")
-def dataset(tmp_path_factory) -> tuple[Path, Path]:
-    """e0 atoms, rattled EC/EMC molecules and two small periodic boxes, GFN2-xTB labelled."""
-    rng = np.random.default_rng(0)
-    root = tmp_path_factory.mktemp("mace_data")
-    train = [_label(Atoms(el, positions=[[0.0, 0.0, 0.0]]), "e0") for el in "HCO"]
-    for _ in range(5):
-        train += [_label(_molecule("EC", rng), "sm"), _label(_molecule("EMC", rng), "sm")]
-    train += [_label(small_box(seed), "opls") for seed in (1, 2)]
-    valid = [_label(_molecule("EC", rng), "sm"), _label(_molecule("EMC", rng), "sm")]
-    write(root / "train.extxyz", train)
-    write(root / "valid.extxyz", valid)
-    return root / "train.extxyz", root / "valid.extxyz"
-
-
-@pytest.fixture(scope="module")
-def trained(dataset, tmp_path_factory):
+def trained(mace_sets, tmp_path_factory):
     """A tiny float64 MACE (trained once for this module) and its LAMMPS export."""
     backend = get_backend("mace")
     hyper = {"preset": "tiny", "max_num_epochs": 2, "num_channels": 8}
-    model = backend.train(*dataset, tmp_path_factory.mktemp("mace_model"), 3, hyper)
+    model = backend.train(*mace_sets, tmp_path_factory.mktemp("mace_model"), 3, hyper)
     return backend, model, backend.export(model)
 
 
@@ -180,7 +166,7 @@ def test_mace_lammps_parity_640_atoms(trained, calculator, nprocs):
     assert_parity(evaluate(atoms, backend.pair_spec(model), nprocs), reference(calculator, atoms))
 
 
-def test_mace_model_metadata(trained, dataset):
+def test_mace_model_metadata(trained):
     _, model, exported = trained
     meta = model.meta
     assert meta["arch"] == "mace" and meta["seed"] == 3
