@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from fixtures.deepmd import big_box, cubic_box, isolated, triclinic_box
+from fixtures.devices import expected_device
 
 from xfer.backends import get_backend
 from xfer.lammps.singlepoint import evaluate
@@ -59,6 +60,7 @@ def test_deepmd_lammps_parity(deepmd_model, references, name, nprocs):
     assert spec.plugin == "deepmd" and spec.elements == ("H", "C", "O")
     result = evaluate(configs[name], spec, nprocs=nprocs)
     assert result["nprocs"] == nprocs
+    assert result["device"] == expected_device()  # deepmd-kit takes a visible GPU itself
     assert_parity(result, refs[name])
     # not a trivial configuration: forces and virial are >1000x the tolerance
     assert np.abs(refs[name]["forces"]).max() > 1e-3

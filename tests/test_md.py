@@ -124,6 +124,8 @@ def _cli(args, **env):
         (["--mix", "EC:16,EMC:32", "--density", "3.0"], "cannot pack"),
         (["--mix", "EC:16,EMC:32", "--density", "2.4"], "cannot pack"),
         (["--mix", "EC:4,EMC:8", "--ensemble", "npx"], "ensemble"),
+        (["--mix", "EC:4,EMC:8", "--device", "gpu"], "device"),
+        (["--mix", "EC:4,EMC:8", "--device", "cuda"], "lj/charmm/coul/long runs on the CPU"),
     ],
 )
 def test_bad_input_is_one_line_and_leaves_no_run(tmp_path, args, needle):

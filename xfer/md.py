@@ -33,6 +33,7 @@ from xfer.jsonfiles import read_json
 from xfer.lammps import checkpoint
 from xfer.lammps.bond_alarm import ALARM_ENERGY, TABLE_POINTS, BondCriterion, write_tables
 from xfer.lammps.committee import DEVI_FILE, CommitteeRun, DeviationLog
+from xfer.lammps.device import Device, check_device, devices_in_use, with_device
 from xfer.lammps.pair import CLASSICAL, EnginePotential, PairSpec
 from xfer.lammps.progress import ThermoWatcher
 from xfer.lammps.readdata import read_system
@@ -87,6 +88,7 @@ class MDSettings(BaseModel):
     committee: CommitteeSpec | None = None
     max_force_deviation: float | None = Field(None, gt=0, description="eV/A; None: record only")
     deviation_every: int | None = Field(None, ge=1, description="steps; None: check_every")
+    device: Device = Field("auto", description="where pair mace runs its model (lammps/device.py)")
 
     @model_validator(mode="after")
     def _consistent(self) -> MDSettings:
@@ -108,11 +110,12 @@ class MDSettings(BaseModel):
         """The provider of this run's data file and potential lines."""
         if self.potential == "ml":
             assert self.pair is not None  # checked by the validator
+            pair = self.pair
             if self.committee is not None:  # every member; the pair style writes the deviation
                 pair = self.committee.pair
                 devi = f" out_file {DEVI_FILE} out_freq {self.deviation_interval}"
-                return replace(pair, pair_style=pair.pair_style + devi)
-            return self.pair
+                pair = replace(pair, pair_style=pair.pair_style + devi)
+            return replace(pair, pair_style=with_device(pair.pair_style, self.device))
         return CLASSICAL[self.potential]
 
     @property
@@ -126,9 +129,10 @@ class MDSettings(BaseModel):
     def fingerprint(self) -> dict[str, Any]:
         """JSON form used to recognise a finished run with the same settings.
 
-        How often checkpoints are written does not change the trajectory, so it is left out.
+        How often checkpoints are written and the device (float64 on CPU and GPU agree to
+        round-off) do not change the trajectory, so they are left out.
         """
-        return json.loads(self.model_dump_json(exclude={"checkpoint_every"}))
+        return json.loads(self.model_dump_json(exclude={"checkpoint_every", "device"}))
 
 
 @contextmanager
@@ -292,6 +296,7 @@ def run_md(
     if not force and (done := finished_result(settings, out_dir)) is not None:
         return done
     check_limits(settings, force)
+    check_device(settings.device, settings.engine_potential().pair_style.split()[0])
     stage = stage or (lambda text: None)
     fresh = not out_dir.exists()
     # A committee run starts again at step 0: its deviation log and deepmd's chunked run
@@ -316,10 +321,13 @@ def run_md(
     start = time.perf_counter()
     watcher = ThermoWatcher(out_dir / "thermo.csv", progress) if progress else nullcontext()
     with _cwd(out_dir), watcher:
-        outcome = LammpsRun(plugins_needed=_plugins(settings)).execute(
+        lammps_run = LammpsRun(plugins_needed=_plugins(settings))
+        outcome = lammps_run.execute(
             "in.lammps", settings.n_steps, prepared["bond_types"], prepared["elements"],
             prepared["committee"],
         )
+        device_used = devices_in_use()  # while the pair style still holds its model
+        del lammps_run
     wall = time.perf_counter() - start
     parts = checkpoint.finish(out_dir, wall, outcome.n_steps_done,
                               "halted" if outcome.halt_reason else "completed")
@@ -347,6 +355,7 @@ def run_md(
         "composition": composition_label(system.mix()),
         "n_atoms": system.n_atoms,
         "lammps_version": outcome.lammps_version,
+        "device": {"requested": settings.device, "used": device_used},
         "wall_s": round(sum(part["wall_s"] for part in parts), 3),
         "parts": parts,
         "settings": settings.fingerprint(),

@@ -34,10 +34,21 @@ struct Result {
   double virial[9] = {0, 0, 0, 0, 0, 0, 0, 0, 0};  // -dE/d(strain), only if requested
 };
 
+// Where the models of one MPI rank run. AUTO takes a GPU when torch sees one.
+enum class DeviceRequest { CPU, CUDA, AUTO };
+
+// "cpu" or "cuda:<k>" with k = local_rank mod the GPUs visible to this process (one GPU per
+// rank on a node); throws std::runtime_error for CUDA when torch sees no GPU.
+std::string choose_device(DeviceRequest request, int local_rank);
+
+// GPUs torch sees in this process (0 without a driver, or with a CPU-only torch).
+int visible_gpus();
+
 class Model {
  public:
-  // Loads the TorchScript file; throws std::runtime_error with a readable message.
-  explicit Model(const std::string &path);
+  // Loads the TorchScript file onto `device` (from choose_device); throws
+  // std::runtime_error with a readable message.
+  Model(const std::string &path, const std::string &device);
   ~Model();
   Model(const Model &) = delete;
   Model &operator=(const Model &) = delete;
@@ -45,6 +56,7 @@ class Model {
   double r_max() const { return r_max_; }
   int num_interactions() const { return num_interactions_; }
   const std::vector<int> &atomic_numbers() const { return atomic_numbers_; }
+  const std::string &device() const { return device_; }
 
   // Energy, node energies and forces on every node; the virial via the model's strain
   // derivative when want_virial (needs consistent unit_shifts and cell).
@@ -56,6 +68,7 @@ class Model {
   double r_max_ = 0.0;
   int num_interactions_ = 0;
   std::vector<int> atomic_numbers_;
+  std::string device_;
 };
 
 }    // namespace xfer_mace

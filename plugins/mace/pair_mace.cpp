@@ -11,6 +11,7 @@
 #include "neigh_list.h"
 #include "neighbor.h"
 #include "update.h"
+#include "utils.h"
 
 #include <algorithm>
 #include <cmath>
@@ -85,11 +86,26 @@ void PairMACE::allocate()
 void PairMACE::settings(int narg, char **arg)
 {
   requested_ = Mode::AUTO;
+  device_request_ = xfer_mace::DeviceRequest::AUTO;
   committee_settings_ = xfer_committee::Settings();
   for (int i = 0; i < narg;) {
     const std::string word = arg[i];
     if (const int used = xfer_committee::parse_keyword(lmp, narg, arg, i, committee_settings_)) {
       i += used;
+      continue;
+    }
+    if (word == "device") {
+      const std::string value = i + 1 < narg ? arg[i + 1] : "";
+      if (value == "cpu")
+        device_request_ = xfer_mace::DeviceRequest::CPU;
+      else if (value == "cuda")
+        device_request_ = xfer_mace::DeviceRequest::CUDA;
+      else if (value == "auto")
+        device_request_ = xfer_mace::DeviceRequest::AUTO;
+      else
+        error->all(FLERR, "pair_style mace: device must be cpu, cuda or auto, got '" + value +
+                              "'");
+      i += 2;
       continue;
     }
     if (word == "no_domain_decomposition")
@@ -99,20 +115,42 @@ void PairMACE::settings(int narg, char **arg)
     else
       error->all(FLERR, "pair_style mace: unknown keyword '" + word +
                             "' (expected no_domain_decomposition, domain_decomposition, "
-                            "out_freq or out_file)");
+                            "device, out_freq or out_file)");
     ++i;
   }
 }
 
-// Loads every model; committee members must share species, r_max and interaction count.
+// This rank's index among the ranks of its node (picks its GPU).
+int PairMACE::node_local_rank() const
+{
+  MPI_Comm node;
+  MPI_Comm_split_type(world, MPI_COMM_TYPE_SHARED, comm->me, MPI_INFO_NULL, &node);
+  int local = 0;
+  MPI_Comm_rank(node, &local);
+  MPI_Comm_free(&node);
+  return local;
+}
+
+// Loads every model onto this rank's device; committee members must share species, r_max
+// and interaction count.
 void PairMACE::load_models(const std::vector<std::string> &paths)
 {
   models_.clear();
+  std::string device;
   try {
-    for (const auto &path : paths) models_.push_back(std::make_unique<xfer_mace::Model>(path));
+    device = xfer_mace::choose_device(device_request_, node_local_rank());
+  } catch (const std::exception &err) {
+    error->one(FLERR, std::string("pair_style mace: ") + err.what());    // may differ by node
+  }
+  try {
+    for (const auto &path : paths)
+      models_.push_back(std::make_unique<xfer_mace::Model>(path, device));
   } catch (const std::exception &err) {
     error->all(FLERR, std::string("pair mace: ") + err.what());
   }
+  if (comm->me == 0)
+    utils::logmesg(lmp, "pair mace: {} model(s) on device {} (rank 0; {} GPU(s) visible)\n",
+                   models_.size(), device, xfer_mace::visible_gpus());
   model_ = models_[0].get();
   for (std::size_t m = 1; m < models_.size(); ++m) {
     const auto &member = *models_[m];

@@ -1,6 +1,7 @@
 // pair_style mace: evaluates a MACE TorchScript model (mace_create_lammps_model) in LAMMPS.
 //
-//   pair_style mace [no_domain_decomposition | domain_decomposition] [out_freq N] [out_file F]
+//   pair_style mace [no_domain_decomposition | domain_decomposition] [device cpu|cuda|auto]
+//                   [out_freq N] [out_file F]
 //   pair_coeff * * model-lammps.pt [member2-lammps.pt ...] El1 El2 ...   (one element per type)
 //
 // With several models the first drives the dynamics (energy, forces, virial exactly as a
@@ -13,6 +14,11 @@
 // model's strain derivative. domain_decomposition (default on >1 ranks): local and ghost
 // atoms are graph nodes, ghosts reach num_interactions * r_max, ghost forces go back
 // through reverse communication and the virial is sum(r . f).
+//
+// device (default auto): where the models and every tensor live. auto takes a GPU when torch
+// sees one, else the CPU; cuda without a visible GPU is an error. Each MPI rank uses GPU
+// (node-local rank mod visible GPUs). The graph is built on the CPU from LAMMPS' neighbour
+// list each step; positions go to the device, forces/energies/virial come back in float64.
 #ifndef XFER_PAIR_MACE_H
 #define XFER_PAIR_MACE_H
 
@@ -43,6 +49,7 @@ class PairMACE : public Pair {
   enum class Mode { AUTO, LOCAL, GHOST };
   Mode requested_ = Mode::AUTO;
   bool ghost_mode_ = false;    // resolved from requested_ and the rank count in init_style
+  xfer_mace::DeviceRequest device_request_ = xfer_mace::DeviceRequest::AUTO;
 
   std::vector<std::unique_ptr<xfer_mace::Model>> models_;    // [0] drives the dynamics
   xfer_mace::Model *model_ = nullptr;
@@ -58,6 +65,7 @@ class PairMACE : public Pair {
   void build_ghost_graph();
   void add_node(int atom_index, double is_local);
   void load_models(const std::vector<std::string> &paths);
+  int node_local_rank() const;
   void committee_deviation(const xfer_mace::Result &driving);
 };
 

@@ -72,6 +72,11 @@ def md(
     deviation_every: Annotated[
         int | None, typer.Option("--deviation-every", help="steps (default: --check-every)")
     ] = None,
+    device: Annotated[
+        str,
+        typer.Option(help="cpu, cuda or auto: where pair mace runs its model (deepmd picks "
+                          "a visible GPU itself; OPLS and GAP run on the CPU)"),
+    ] = "auto",
     force: Annotated[
         bool,
         typer.Option(help="Rerun or replace a finished run; lift the size and length limits"),
@@ -108,7 +113,7 @@ def md(
         timestep_fs=timestep_fs, seed=seed, bond_stretch_max=bond_stretch_max,
         bond_stretch_rel=bond_stretch_rel, density_range=density_range,
         check_every=check_every, thermo_every=thermo_every, dump_every=dump_every,
-        checkpoint_every=checkpoint_every,
+        checkpoint_every=checkpoint_every, device=device,
     )
     columns = (SpinnerColumn(), TextColumn("[bold]{task.description}"), BarColumn(),
                MofNCompleteColumn(), TextColumn("steps"), TimeRemainingColumn())

@@ -71,7 +71,8 @@ def write_atomic_data(
 
 
 def evaluate(atoms: Atoms, spec: PairSpec, nprocs: int = 1) -> dict:
-    """Energy (eV), forces (eV/A, atoms' order and frame) and virial (eV, = -stress * V)."""
+    """Energy (eV), forces (eV/A, atoms' order and frame), virial (eV, = -stress * V) and
+    the device the pair style used (:func:`xfer.lammps.device.devices_in_use`)."""
     with tempfile.TemporaryDirectory(prefix="xfer-sp-") as tmp:
         work = Path(tmp)
         q, boundary = write_atomic_data(atoms, spec.elements, work / "system.data")
@@ -96,4 +97,5 @@ def evaluate(atoms: Atoms, spec: PairSpec, nprocs: int = 1) -> dict:
             "forces": out["forces"] @ q.T,
             "virial": q @ (virial * out["volume"] / NKTV2P_METAL) @ q.T,
             "nprocs": int(out["nprocs"]),
+            "device": str(out["device"]),  # rank 0's: cpu or the CUDA devices it used
         }

