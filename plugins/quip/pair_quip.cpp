@@ -210,14 +210,11 @@ void PairQuip::compute(int eflag, int vflag) {
   const int ntotal = nlocal + atom->nghost;
   const int inum = list->inum;
 
-  int sum_neigh = 0;
-  for (int ii = 0; ii < inum; ++ii) sum_neigh += list->numneigh[list->ilist[ii]];
-
   z_.resize(ntotal);
   tag_.resize(ntotal);
   ilist_.resize(inum);
   num_neigh_.resize(inum);
-  neigh_.resize(sum_neigh);
+  neigh_.clear();
   local_e_.assign(ntotal, 0.0);
   local_virial_.assign(9 * static_cast<std::size_t>(ntotal), 0.0);
   force_.assign(3 * static_cast<std::size_t>(ntotal), 0.0);
@@ -227,13 +224,22 @@ void PairQuip::compute(int eflag, int vflag) {
     z_[i] = type_z_[type[i]];
     tag_[i] = static_cast<int>(atom->tag[i]);
   }
-  int k = 0;
+  // Only pairs inside QUIP's cutoff: LAMMPS' list reaches cutoff + skin, and QUIP turns
+  // every listed pair into a bond of its connectivity and visits it in every descriptor
+  // (with skin 1 A at a 4.5 A cutoff that is 1.8x the pairs that count).
+  double **x = atom->x;
+  const double cut2 = quip_cutoff_ * quip_cutoff_;
   for (int ii = 0; ii < inum; ++ii) {
     const int i = list->ilist[ii];
     ilist_[ii] = i;  // QUIP expects 0-based local indices here ...
-    num_neigh_[ii] = list->numneigh[i];
-    for (int jj = 0; jj < list->numneigh[i]; ++jj)
-      neigh_[k++] = (list->firstneigh[i][jj] & NEIGHMASK) + 1;  // ... and 1-based neighbours
+    const int *jlist = list->firstneigh[i];
+    const std::size_t before = neigh_.size();
+    for (int jj = 0; jj < list->numneigh[i]; ++jj) {
+      const int j = jlist[jj] & NEIGHMASK;
+      const double dx = x[j][0] - x[i][0], dy = x[j][1] - x[i][1], dz = x[j][2] - x[i][2];
+      if (dx * dx + dy * dy + dz * dz < cut2) neigh_.push_back(j + 1);  // ... 1-based here
+    }
+    num_neigh_[ii] = static_cast<int>(neigh_.size() - before);
   }
 
   double energy = 0.0;
