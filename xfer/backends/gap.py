@@ -29,6 +29,7 @@ from xfer.backends.base import Backend, Fit, TrainedModel, load_presets
 from xfer.backends.calculator import ModelCalculator
 from xfer.backends.common import TrainingSets
 from xfer.backends.gap_files import GapModelInfo, inspect_model
+from xfer.backends.quippy_eval import quippy_model
 from xfer.data.frames import CONFIG_TYPE, ENERGY_KEY, FORCES_KEY, VIRIAL_KEY
 from xfer.errors import InputError
 from xfer.lammps.pair import PairSpec
@@ -200,7 +201,9 @@ class GapCalculator(ModelCalculator):
 
     The model files are checked before quippy loads them, configurations with elements the
     model does not know are refused (QUIP would give those atoms zero energy and force),
-    and energy, forces and (periodic only) stress come from one QUIP call.
+    and energy, forces and (periodic only) stress come from one QUIP call. A model whose
+    descriptors differ from the first GAP model this process evaluated runs in a worker
+    process of its own (QUIP state, see :mod:`xfer.backends.quippy_eval`).
     """
 
     kind = "GAP"
@@ -208,21 +211,11 @@ class GapCalculator(ModelCalculator):
     def __init__(self, xml: Path, **kwargs: Any) -> None:
         self.info = inspect_model(Path(xml))
         super().__init__(self.info.xml, self.info.species, **kwargs)
-        from quippy.potential import Potential
-
-        self._pot = Potential(param_filename=str(self.info.xml))
+        self._quippy = quippy_model(self.info)
 
     def evaluate(self, properties, system_changes, periodic) -> dict[str, Any]:
         wanted = ["energy", "forces", *(["stress"] if periodic else [])]
-        self._pot.calculate(self.atoms, wanted, system_changes)
-        results = {
-            "energy": float(self._pot.results["energy"]),
-            "free_energy": float(self._pot.results["energy"]),
-            "forces": np.array(self._pot.results["forces"], dtype=float),
-        }
-        if periodic:
-            results["stress"] = np.array(self._pot.results["stress"], dtype=float)
-        return results
+        return self._quippy.calculate(self.atoms, wanted)
 
 
 # ---------------------------------------------------------------- backend

@@ -29,6 +29,7 @@ from xfer.provenance import file_digest
 _SINGLE_Z = re.compile(r"(?:^|\s)(?:Z|Z1|Z2)=(\d+)")
 _LIST_Z = re.compile(r"species_Z=\{([^}]*)\}")
 _CUTOFF = re.compile(r"(?:^|\s)(?:cutoff|rcut_hard)=([0-9.eEdD+-]+)")
+_SPARSE_KEYS = re.compile(r"(?:^|\s)(?:n_sparse|sparse_method)=\S+")  # fitting, not evaluation
 
 
 @dataclass(frozen=True)
@@ -40,6 +41,7 @@ class GapModelInfo:
     cutoff: float  # largest descriptor cutoff (A)
     sparse_files: tuple[Path, ...]
     init_args: str  # the <Potential init_args=...> string
+    descriptors: tuple[str, ...] = ()  # descriptor definitions, sparsification keys removed
 
     @property
     def files(self) -> tuple[Path, ...]:
@@ -76,6 +78,7 @@ class _ParsedXml:
     cutoff: float
     init_args: str
     sparse: tuple[tuple[str, str], ...]  # (file name, recorded md5 or "")
+    descriptors: tuple[str, ...]
 
 
 @per_file_version("GAP model file")
@@ -106,6 +109,7 @@ def _parse(path: str) -> _ParsedXml:
         cutoff=_cutoff(descriptors),
         init_args=potential.get("init_args", "IP GAP"),
         sparse=sparse,
+        descriptors=tuple(" ".join(_SPARSE_KEYS.sub(" ", d).split()) for d in descriptors),
     )
 
 
@@ -141,4 +145,5 @@ def inspect_model(xml: Path) -> GapModelInfo:
         cutoff=parsed.cutoff,
         sparse_files=tuple(xml.parent / name for name, _ in parsed.sparse),
         init_args=parsed.init_args,
+        descriptors=parsed.descriptors,
     )
