@@ -23,3 +23,9 @@ def test_mace_committee_parity(mace_committee, name, nprocs, tmp_path):
     if name == "640":
         assert len(atoms) == 640
     check_parity(atoms, models, calculators, nprocs, tmp_path)
+
+
+def test_mace_committee_parity_device_cpu(mace_committee, tmp_path):
+    """``device cpu`` (the default ``auto`` is the test above): the same columns."""
+    calculators = [get_backend("mace").calculator(m) for m in mace_committee]
+    check_parity(small_box(11), mace_committee, calculators, 1, tmp_path, "device cpu")

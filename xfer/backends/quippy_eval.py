@@ -67,10 +67,13 @@ def _serve(xml: str, fd: int) -> None:
     """Worker loop: one model, frames in, results out, until None arrives."""
     conn = Connection(fd)
     pot = _potential(Path(xml))
-    while (request := conn.recv()) is not None:
-        numbers, positions, cell, pbc, wanted = request
-        atoms = Atoms(numbers=numbers, positions=positions, cell=cell, pbc=pbc)
-        conn.send(_results(pot, atoms, wanted))
+    try:
+        while (request := conn.recv()) is not None:
+            numbers, positions, cell, pbc, wanted = request
+            atoms = Atoms(numbers=numbers, positions=positions, cell=cell, pbc=pbc)
+            conn.send(_results(pot, atoms, wanted))
+    except (EOFError, OSError):  # the caller went away without saying goodbye
+        return
 
 
 class Worker:
