@@ -77,9 +77,9 @@ def _odd_gap(root: Path, cutoff: float | None = None) -> Path:
 
 
 def _xfer(argv: list[str]) -> subprocess.CompletedProcess:
-    """``xfer`` in its own process: loading GAP models of other species or cutoffs into this
-    test process leaves quippy evaluating later models wrongly (seen: the session GAP model's
-    energies off by eV), so the odd models never enter it."""
+    """``xfer`` in its own process, so the odd models never enter this one (they once left
+    quippy evaluating the session GAP model wrongly, by eV; xfer.backends.quippy_eval now
+    isolates models with other descriptors, tests/test_gap_quippy_isolation.py)."""
     return subprocess.run([sys.executable, "-m", "xfer.cli", *argv], capture_output=True,
                           text=True, timeout=600)
 
