@@ -1,7 +1,9 @@
 """Solvent molecules from SMILES: RDKit graph, optimised 3D geometry, bond list.
 
-The five carbonates of the study are built-in; any other molecule can be registered
-with its SMILES (OPLS-AA typing then decides whether it can be simulated classically).
+The five carbonates of the study and DMC are built-in (every built-in formula is distinct,
+so a molecule found in a frame is named by its formula without ambiguity); any other
+molecule can be registered with its SMILES (OPLS-AA typing then decides whether it can
+be simulated classically).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ SMILES: dict[str, str] = {
     "DEC": "CCOC(=O)OCC",  # diethyl carbonate, C5H10O3
     "PC": "CC1COC(=O)O1",  # propylene carbonate, C4H6O3
     "VC": "O=C1OC=CO1",  # vinylene carbonate, C3H2O3
+    "DMC": "COC(=O)OC",  # dimethyl carbonate, C3H6O3
 }
 
 

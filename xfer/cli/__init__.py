@@ -71,6 +71,9 @@ def _register() -> None:
     from xfer.cli import campaign
 
     app.add_typer(campaign.app, name="campaign")
+    from xfer.cli import diagnose
+
+    app.add_typer(diagnose.app, name="diagnose")
 
 
 class _Signals:

@@ -31,6 +31,20 @@ def _settings(**kwargs):
         raise InputError(validation_message(exc, "settings")) from None
 
 
+def _mixture(
+    mix: str | None, mix_vv: str | None, molecules: int, density: float | None
+) -> tuple[dict[str, int] | None, float]:
+    """Molecule counts and packing density from ``--mix`` or ``--mix-vv``/``--molecules``."""
+    if mix and mix_vv:
+        raise InputError("give --mix (molecule counts) or --mix-vv (volume ratio), not both")
+    if mix_vv:
+        from xfer.chem.volume_mix import mix_by_volume, parse_fractions
+
+        counts, ideal = mix_by_volume(parse_fractions(mix_vv), molecules)
+        return counts, ideal if density is None else density
+    return (parse_mix(mix) if mix else None), 1.0 if density is None else density
+
+
 def md(
     out: Annotated[Path, typer.Option("--out", help="Run directory to write.")],
     potential: Annotated[str, typer.Option(help="opls, or ml with --model")] = "opls",
@@ -38,7 +52,15 @@ def md(
         Path | None, typer.Option(help="Trained model (file or seed dir) for --potential ml")
     ] = None,
     mix: Annotated[str | None, typer.Option(help="Molecules, e.g. EC:16,EMC:32")] = None,
-    density: Annotated[float, typer.Option(help="Packing density, g/cm3")] = 1.0,
+    mix_vv: Annotated[
+        str | None,
+        typer.Option("--mix-vv", help="Liquids by volume ratio, e.g. EC:1,DEC:1 (see --molecules)"),
+    ] = None,
+    molecules: Annotated[int, typer.Option(help="Molecules in a --mix-vv box")] = 48,
+    density: Annotated[
+        float | None,
+        typer.Option(help="Packing density, g/cm3 (default 1.0; --mix-vv: the ideal mixture's)"),
+    ] = None,
     data: Annotated[Path | None, typer.Option(help="Start from this LAMMPS data file")] = None,
     ensemble: Annotated[str, typer.Option(help="npt, nvt or nve")] = "npt",
     temperature: Annotated[float, typer.Option(help="K")] = 500.0,
@@ -91,6 +113,7 @@ def md(
         potential = "ml"  # a committee is an ML run; --model (or the lowest seed) drives it
     elif (potential == "ml") != (model is not None):
         raise InputError("--model goes with --potential ml (and ml needs a --model)")
+    counts, density = _mixture(mix, mix_vv, molecules, density)
     pair, spec = None, None
     if committee:
         from xfer.backends.committee_pair import committee_spec
@@ -107,7 +130,7 @@ def md(
             _, pair = export_model(model)
     settings = _settings(
         committee=spec, max_force_deviation=max_force_deviation, deviation_every=deviation_every,
-        potential=potential, pair=pair, mix=parse_mix(mix) if mix else None, density=density,
+        potential=potential, pair=pair, mix=counts, density=density,
         data=data,
         ensemble=ensemble, temperature=temperature, pressure=pressure, time_ps=time_ps,
         timestep_fs=timestep_fs, seed=seed, bond_stretch_max=bond_stretch_max,
