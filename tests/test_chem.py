@@ -10,7 +10,8 @@ from xfer.chem.opls import load_parameters, molecule_terms
 from xfer.chem.packing import min_intermolecular_distance, pack
 from xfer.errors import InputError
 
-FORMULAS = {"EC": "C3H4O3", "EMC": "C4H8O3", "DEC": "C5H10O3", "PC": "C4H6O3", "VC": "C3H2O3"}
+FORMULAS = {"EC": "C3H4O3", "EMC": "C4H8O3", "DEC": "C5H10O3", "PC": "C4H6O3", "VC": "C3H2O3",
+            "DMC": "C3H6O3"}
 
 
 @pytest.mark.parametrize("name", sorted(SMILES))

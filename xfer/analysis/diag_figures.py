@@ -53,7 +53,6 @@ def scan_curves(target: Path, table: pd.DataFrame) -> Path:
             for k, (_, scan) in enumerate(rows.groupby("scan_id")):
                 ax.plot(scan["volume_A3"], scan["model_rel_eV"], color=colours[model], lw=1.2,
                         marker="o", ms=3, label=model if k == 0 else None)
-        ax.set_xscale("log")
         ax.set_xlabel("cell volume (A$^3$)")
         ax.set_ylabel("E - E$_{ref}$(largest V) (eV)")
         ax.set_title(comp)

@@ -110,3 +110,49 @@ def along(
                       f"{row.e_rmse_meV_atom:.2f} meV/atom, force RMSE {row.f_rmse_meV_A:.1f} "
                       "meV/A", highlight=False)  # fmt: skip
     console.print(f"wrote {', '.join(str(p) for p in result.files.values())}", highlight=False)
+
+
+@app.command("generalise")
+def generalise(
+    model: ModelOpt,
+    out: Annotated[Path, typer.Option("--out", help="Results directory (runs reused from it)")],
+    arch: ArchOpt = None,
+    name: NameOpt = None,
+    liquid: Annotated[
+        list[str] | None,
+        typer.Option("--liquid", help="Volume ratio (repeatable; default EC:1,DEC:1, VC:1,EMC:1 "
+                     "and PC:1)"),
+    ] = None,
+    molecules: Annotated[int, typer.Option(help="Molecules per box")] = 48,
+    ensemble: Annotated[str, typer.Option(help="npt or nvt")] = "npt",
+    temperature: Annotated[float, typer.Option(help="K")] = 500.0,
+    time_ps: Annotated[float, typer.Option("--time-ps", help="Length of each run, ps")] = 2.0,
+    timestep_fs: Annotated[float, typer.Option("--timestep-fs")] = 0.5,
+    dump_every: Annotated[int, typer.Option("--dump-every", help="steps")] = 100,
+    every_ps: Annotated[
+        float, typer.Option("--every-ps", help="Relabel a frame every ... ps")
+    ] = 1.0,
+    reference: RefOpt = "tblite",
+    workers: WorkersOpt = 1,
+) -> None:
+    """t_stab and force RMSE (own frames, relabelled) of each model in unseen liquids."""
+    from xfer.analysis.generalisation import DEFAULT_LIQUIDS
+    from xfer.analysis.generalisation import generalise as run
+    from xfer.analysis.model_eval import resolve_models
+    from xfer.chem.volume_mix import parse_fractions
+
+    if ensemble not in ("npt", "nvt"):
+        raise InputError(f"unknown ensemble {ensemble!r}: use npt or nvt")
+    liquids = {text: parse_fractions(text) for text in liquid} if liquid else DEFAULT_LIQUIDS
+    models = resolve_models(model, arch, name)
+    md = {"ensemble": ensemble, "temperature": temperature, "time_ps": time_ps,
+          "timestep_fs": timestep_fs, "dump_every": dump_every}  # fmt: skip
+    table = run(models, out, liquids, molecules, md, every_ps, _spec(reference), workers)
+    console = Console()
+    for row in table.itertuples():
+        state = f"halted ({row.halt_reason})" if row.halted else "stable"
+        console.print(f"{row.model} {row.liquid} ({row.composition}): t_stab {row.t_stab_ps:g} "
+                      f"ps {state}, force RMSE {row.f_rmse_meV_A:.1f} meV/A over {row.n_frames} "
+                      "frames", highlight=False)  # fmt: skip
+    console.print(f"wrote {out / 'generalisation.csv'}, {out / 'generalisation.png'}",
+                  highlight=False)
