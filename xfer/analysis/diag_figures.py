@@ -17,7 +17,7 @@ from xfer.atomic import atomic_path
 def write_csv(table: pd.DataFrame, target: Path) -> Path:
     """Write a table as CSV atomically."""
     with atomic_path(target) as tmp:
-        table.to_csv(tmp, index=False, float_format="%.8g")
+        table.to_csv(tmp, index=False, float_format="%.12g")
     return target
 
 

@@ -15,6 +15,8 @@ the working directory)::
     [analysis]   AnalysisSettings (full_length_ps defaults to md.time_ps)
     [reference]  arch + recipe (a committee of this campaign) | potential = "opls", members
     [active_learning] (+ .explore, .starts, .stop)  optional AL loops (:mod:`al_schema`)
+    [[models]]   name, path, arch: models the user brings (for the diagnostics)
+    [diagnostics] (+ .volume_scan, .along, .generalisation)  (:mod:`diag_schema`)
 
 Validation errors name the field and, where the choice is closed, the allowed values.
 """
@@ -34,6 +36,7 @@ from xfer.data.config import BuildConfig, load_config
 from xfer.data.recipes import NAMED, Recipe
 from xfer.errors import InputError, validation_message
 from xfer.workflow.al_schema import ActiveLearning
+from xfer.workflow.diag_schema import Diagnostics, UserModel
 
 
 class _Model(BaseModel):
@@ -166,6 +169,8 @@ class Campaign(_Model):
     analysis: dict[str, Any] = Field(default_factory=dict)
     reference: ReferenceCommittee
     active_learning: ActiveLearning | None = None
+    models: list[UserModel] = Field(default_factory=list)
+    diagnostics: Diagnostics | None = None
 
     source: Path | None = Field(None, exclude=True)
 
@@ -211,6 +216,7 @@ class Campaign(_Model):
             )
         if self.active_learning is not None:
             self._check_active_learning(self.active_learning, allowed)
+        self._check_models(known)
         ref = self.reference
         if ref.arch is not None:
             if ref.arch not in self.training.architectures:
@@ -246,6 +252,37 @@ class Campaign(_Model):
                     ("active_learning", "start_recipes", k),
                     f"unknown recipe {name!r}; allowed: {', '.join(recipes)}",
                 )
+
+    def member_names(self) -> list[str]:
+        """``arch/recipe/seedK`` of every model this campaign trains."""
+        t = self.training
+        return [f"{a}/{r}/seed{s}" for a in t.architectures for r in t.recipes for s in t.seed_list]
+
+    def _check_models(self, known: list[str]) -> None:
+        names = self.member_names()
+        for k, model in enumerate(self.models):
+            if model.arch not in known:
+                raise _FieldError(
+                    ("models", k, "arch"), f"unknown architecture; allowed: {', '.join(known)}"
+                )
+            if model.name in names:
+                raise _FieldError(("models", k, "name"), f"{model.name!r} is already a model")
+            names.append(model.name)
+        if self.diagnostics is None:
+            return
+        for diagnostic, chosen in self.diagnostics.selections().items():
+            for k, name in enumerate(chosen or []):
+                if name not in names:
+                    raise _FieldError(
+                        ("diagnostics", diagnostic, "models", k),
+                        f"unknown model {name!r}; allowed: {', '.join(names)}",
+                    )
+
+    def diagnostic_models(self, diagnostic: str) -> list[str]:
+        """Names of the models ``diagnostic`` runs for (all models unless it names some)."""
+        assert self.diagnostics is not None
+        chosen = self.diagnostics.selections()[diagnostic]
+        return list(chosen) if chosen else self.member_names() + [m.name for m in self.models]
 
     @property
     def al_architectures(self) -> list[str]:
@@ -341,6 +378,9 @@ def parse_campaign(data: dict[str, Any], source: Path | None = None) -> Campaign
         for scan in ds.config.vs:
             if scan.source not in ("opls", "packed") and not Path(scan.source).is_absolute():
                 scan.source = str((base / scan.source).resolve())
+    for model in campaign.models:
+        if not model.path.is_absolute():
+            model.path = (base / model.path).resolve()
     campaign.source = source
     return campaign
 

@@ -56,6 +56,7 @@ class Plan:
     members: list[Member] = field(default_factory=list)
     reference: list[Member] = field(default_factory=list)
     al: Any = None  # xfer.workflow.al_dag.ALPlan when the campaign has [active_learning]
+    diagnostics: Any = None  # xfer.workflow.diag_dag.DiagPlan with a [diagnostics] table
     _by_key: dict[str, Task] = field(default_factory=dict, repr=False)
 
     def add(self, task: Task) -> Task:
@@ -86,7 +87,7 @@ def _dataset_task(campaign: Campaign) -> Task:
     return Task("dataset", f"dataset build {name}", spec)
 
 
-def _md_settings(campaign: Campaign, ensemble: str, potential: str, seed: int) -> dict:
+def md_settings(campaign: Campaign, ensemble: str, potential: str, seed: int) -> dict:
     md = campaign.md
     common = {
         "potential": potential,
@@ -157,13 +158,17 @@ def build_plan(campaign: Campaign) -> Plan:
         from xfer.workflow.al_dag import add_active_learning
 
         plan.al = add_active_learning(plan)
+    if campaign.diagnostics is not None:
+        from xfer.workflow.diag_dag import add_diagnostics
+
+        plan.diagnostics = add_diagnostics(plan)
     return plan
 
 
 def run_and_analyze(
     plan: Plan, member: Member, ensemble: str, potential: str, seed: int, analysis: dict
 ) -> None:
-    spec = {"settings": _md_settings(plan.campaign, ensemble, potential, seed)}
+    spec = {"settings": md_settings(plan.campaign, ensemble, potential, seed)}
     deps = {"model": ref(plan.train[member])} if potential == "ml" else {}
     md = plan.add(Task("md", f"md {ensemble} {member.name}", spec, deps))
     plan.md[member, ensemble] = md

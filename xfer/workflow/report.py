@@ -287,6 +287,10 @@ def write_report(plan: Plan, store: TaskStore, out: Path) -> Path:
         from xfer.workflow.al_report import markdown_section, write_generations
 
         text += "\n" + markdown_section(write_generations(plan, store, data), out)
+    if plan.diagnostics is not None:
+        from xfer.workflow.diag_report import markdown_section as diagnostics_section
+
+        text += "\n" + diagnostics_section(plan, store, out)
     write_text(out / "report.md", text)
     body = MarkdownIt("commonmark").enable("table").render(text)
     title = f"xfer campaign {plan.campaign.campaign.name}"

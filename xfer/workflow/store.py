@@ -116,7 +116,7 @@ class TaskStore:
 
 PATH_KEYS = (
     "dataset", "train", "valid", "model", "exported", "run", "analysis", "halt", "starts",
-    "selected", "picks",
+    "selected", "picks", "scans", "table", "forces", "summary",
 )  # fmt: skip
 
 

@@ -32,6 +32,7 @@ from xfer.atomic import write_json
 from xfer.errors import InputError, XferError
 from xfer.progress import PROGRESS, PROGRESS_ENV
 from xfer.workflow.al_tasks import AL_KINDS, AL_WORK
+from xfer.workflow.diag_tasks import DIAG_KINDS, DIAG_WORK
 from xfer.workflow.store import (
     DONE,
     FAILED,
@@ -46,7 +47,7 @@ from xfer.workflow.store import (
 )
 from xfer.workflow.task_io import md_progress, pair_from_result, rel
 
-KINDS = ("dataset", "recipe", "train", "md", "analyze", *AL_KINDS)
+KINDS = ("dataset", "recipe", "train", "md", "analyze", *AL_KINDS, *DIAG_KINDS)
 OUTPUTS = "outputs.json"
 ERROR = "error.json"
 GPU_KINDS = ("train", "md", "al_explore")
@@ -206,6 +207,7 @@ WORK: dict[str, Callable[[dict, dict, Path, Path], dict]] = {
     "md": work_md,
     "analyze": work_analyze,
     **AL_WORK,
+    **DIAG_WORK,
 }
 
 
@@ -346,6 +348,11 @@ def run_al(root: str, task: dict, inputs=(), outputs=()) -> dict:
     return execute(root, task)
 
 
+def run_diag(root: str, task: dict, inputs=(), outputs=()) -> dict:
+    """Parsl app body: one diagnostics task (user model, scans, volume scan, along)."""
+    return execute(root, task)
+
+
 _BODIES = {
     "dataset": run_dataset,
     "recipe": run_recipe,
@@ -353,6 +360,7 @@ _BODIES = {
     "md": run_md,
     "analyze": run_analyze,
     **dict.fromkeys(AL_KINDS, run_al),
+    **dict.fromkeys(DIAG_KINDS, run_diag),
 }
 
 
