@@ -75,7 +75,7 @@ def test_every_number_is_configurable():
         ({"threshold": 0.5},
          ["active_learning.threshold: unknown field", "allowed: architectures, start_recipes"]),
         ({"explore": {"compositions": [{"EC": 4, "XYZ": 8}]}},
-         ["active_learning.explore", "compositions[0]", "XYZ", "allowed: DEC, EC, EMC"]),
+         ["active_learning.explore", "compositions[0]", "XYZ", "allowed: DEC, DMC, EC, EMC"]),
         ({"explore": {"dump_every": 15}},
          ["dump_every (15) must be a multiple of deviation_every"]),
         ({"explore": {"density_range": [1.2, 0.2]}}, ["density_range must be [min, max]"]),

@@ -78,7 +78,7 @@ def test_mini_example_validates_and_stays_small():
         (lambda d: d["md"].update(temprature=500.0),
          ["md.temprature", "unknown field", "allowed: mix, temperature, time_ps"]),
         (lambda d: d["md"].update(mix={"EC": 4, "XYZ": 8}),
-         ["md.mix", "XYZ", "allowed: DEC, EC, EMC, PC, VC"]),
+         ["md.mix", "XYZ", "allowed: DEC, DMC, EC, EMC, PC, VC"]),
         (lambda d: d["md"]["npt"].update(density=-1.0),
          ["md.npt.density", "greater than 0"]),
         (lambda d: d["reference"].update(arch="schnet"),
