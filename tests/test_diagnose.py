@@ -194,7 +194,7 @@ def test_generalisation_runs_ec_dec_vc_emc_and_pc(gap_model, tmp_path, capsys):
     assert main(argv) == 0, capsys.readouterr().err
     table = pd.read_csv(out / "generalisation.csv")
     assert list(table["liquid"]) == ["EC:DEC 1:1 v/v", "VC:EMC 1:1 v/v", "PC"]
-    assert list(table["composition"]) == ["EC3DEC1", "VC3EMC1", "PC4"]  # mix_by_volume(.., 4)
+    assert list(table["composition"]) == ["EC3DEC1", "VC2EMC2", "PC4"]  # mix_by_volume(.., 4)
     assert (table["t_stab_ps"] > 0).all() and (table["t_stab_ps"] <= 0.02).all()
     assert (table["n_frames"] >= 1).all() and (table["f_rmse_meV_A"] > 0).all()
     for liquid, row in zip(("EC_DEC_1_1_v_v", "VC_EMC_1_1_v_v", "PC"), table.itertuples()):
