@@ -9,7 +9,9 @@ force RMSE. Outputs in ``out``: ``generalisation.csv`` and ``generalisation.png`
 
 from __future__ import annotations
 
+import multiprocessing
 import re
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -47,7 +49,10 @@ def liquid_run(
     backend.export(named.model)
     settings = MDSettings(potential="ml", pair=backend.pair_spec(named.model), mix=mix,
                           density=density, **md)  # fmt: skip
-    return run_md(settings, run_dir)
+    # one process per run: LAMMPS plugins such as pair quip hold one model per process
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=1, mp_context=context) as pool:
+        return pool.submit(run_md, settings, run_dir).result()
 
 
 def generalise(
