@@ -80,25 +80,26 @@ def scan_parity(target: Path, table: pd.DataFrame) -> Path:
 
 
 def along_figure(target: Path, table: pd.DataFrame, components: pd.DataFrame) -> Path:
-    """Figure 7: energy/force errors vs time (top) and vs the reference value (bottom)."""
+    """Figure 7: energy/force errors and the reference energy vs time (top), errors vs the
+    reference value (bottom)."""
     colours = _colours(list(dict.fromkeys(table["model"])))
-    fig = Figure(figsize=(10.0, 7.5))
-    (a, b), (c, d) = fig.subplots(2, 2)
+    fig = Figure(figsize=(13.0, 7.5))
+    ax = fig.subplot_mosaic([["a", "a", "b", "b", "r", "r"], ["c", "c", "c", "d", "d", "d"]])
     for model, rows in table.groupby("model", sort=False):
         rows = rows.sort_values("time_ps")
-        a.plot(rows["time_ps"], rows["e_err_meV_atom"].abs(), "o-", color=colours[model],
-               ms=3, label=model)
-        b.plot(rows["time_ps"], rows["f_rmse_meV_A"], "o-", color=colours[model], ms=3,
-               label=model)
-        c.scatter(rows["e_ref_eV_atom"], rows["e_err_meV_atom"], s=12, color=colours[model],
-                  label=model)
+        style = {"color": colours[model], "label": model}
+        ax["a"].plot(rows["time_ps"], rows["e_err_meV_atom"].abs(), "o-", ms=3, **style)
+        ax["b"].plot(rows["time_ps"], rows["f_rmse_meV_A"], "o-", ms=3, **style)
+        ax["r"].plot(rows["time_ps"], rows["e_ref_eV_atom"], "o-", ms=3, **style)
+        ax["c"].scatter(rows["e_ref_eV_atom"], rows["e_err_meV_atom"], s=12, **style)
     for model, rows in components.groupby("model", sort=False):
-        d.scatter(rows["f_ref_eV_A"], rows["f_err_meV_A"], s=2, alpha=0.3,
-                  color=colours[model], label=model, rasterized=True)
-    a.set(xlabel="time (ps)", ylabel="|energy error| (meV/atom)")
-    b.set(xlabel="time (ps)", ylabel="force RMSE (meV/A)")
-    c.set(xlabel="reference energy (eV/atom)", ylabel="energy error (meV/atom)")
-    d.set(xlabel="reference force component (eV/A)", ylabel="force error (meV/A)")
-    for ax in (a, b, c, d):
-        ax.legend(fontsize=7)
+        ax["d"].scatter(rows["f_ref_eV_A"], rows["f_err_meV_A"], s=2, alpha=0.3,
+                        color=colours[model], label=model, rasterized=True)
+    ax["a"].set(xlabel="time (ps)", ylabel="|energy error| (meV/atom)")
+    ax["b"].set(xlabel="time (ps)", ylabel="force RMSE (meV/A)")
+    ax["r"].set(xlabel="time (ps)", ylabel="reference energy (eV/atom)")
+    ax["c"].set(xlabel="reference energy (eV/atom)", ylabel="energy error (meV/atom)")
+    ax["d"].set(xlabel="reference force component (eV/A)", ylabel="force error (meV/A)")
+    for axis in ax.values():
+        axis.legend(fontsize=7)
     return save_figure(fig, target)
