@@ -186,11 +186,12 @@ def test_along_killed_and_restarted_relabels_nothing_twice(gap_model, tmp_path):
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(2400)  # three MD runs and their labels; minutes on a loaded machine
 def test_generalisation_runs_ec_dec_vc_emc_and_pc(gap_model, tmp_path, capsys):
     out = tmp_path / "gen"
     argv = ["diagnose", "generalise", "--model", str(gap_model.path), "--out", str(out),
             "--molecules", "4", "--ensemble", "nvt", "--temperature", "300",
-            "--time-ps", "0.02", "--dump-every", "20", "--every-ps", "0.01"]  # fmt: skip
+            "--time-ps", "0.02", "--dump-every", "20", "--every-ps", "0.02"]  # fmt: skip
     assert main(argv) == 0, capsys.readouterr().err
     table = pd.read_csv(out / "generalisation.csv")
     assert list(table["liquid"]) == ["EC:DEC 1:1 v/v", "VC:EMC 1:1 v/v", "PC"]

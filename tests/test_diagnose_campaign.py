@@ -101,6 +101,7 @@ mix_vv = {{ PC = 1 }}
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(3000)  # a whole campaign plus its diagnostics on 2 shared cores
 def test_tiny_campaign_with_diagnostics_reports_csv_and_png(gap_model, tmp_path):
     from fixtures.campaign import campaign_command, write_campaign, write_dataset_dir
 
@@ -114,7 +115,7 @@ def test_tiny_campaign_with_diagnostics_reports_csv_and_png(gap_model, tmp_path)
     path = write_campaign(tmp_path, write_dataset_dir(tmp_path))
     path.write_text(path.read_text() + DIAGNOSTICS.format(bare=bare / gap_model.path.name))
     out = tmp_path / "out"
-    run = subprocess.run(campaign_command(path, out), capture_output=True, text=True, timeout=1500)
+    run = subprocess.run(campaign_command(path, out), capture_output=True, text=True, timeout=2900)
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
     from xfer.workflow.campaign import load_campaign
 
