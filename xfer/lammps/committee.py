@@ -46,6 +46,7 @@ class DeviationLog:
     path: Path
     rows: dict[int, tuple[float, ...]] = field(default_factory=dict)
     per_atom: dict[int, np.ndarray] = field(default_factory=dict)  # step -> devi_f by id - 1
+    appending: bool = False  # the writer appends (deepmd after read_restart): reads restart at 0
     _offset: int = 0
 
     def poll(self) -> list[int]:
@@ -87,10 +88,13 @@ class DeviationLog:
             self.per_atom.pop(step, None)
 
     def release(self) -> None:
-        """Give back the disk space of the rows read so far (the writer keeps its offset,
-        so the file turns sparse instead of growing by natoms numbers per row)."""
+        """Give back the disk space of the rows read so far (a writer that keeps its offset
+        turns the file sparse instead of growing by natoms numbers per row; one that
+        appends starts again at byte 0)."""
         if self._offset:
             os.truncate(self.path, 0)
+            if self.appending:  # its next row lands at the new end of the file, byte 0
+                self._offset = 0
 
     def write_csv(self, path: Path) -> None:
         """model_devi.csv: one row per deviation step, the issue's column order."""
@@ -151,6 +155,7 @@ class CommitteeRun:
         writes its file anew)."""
         log = self.log
         if resume_step is not None:
+            log.appending = True  # deepmd opens its file in append mode after read_restart
             log.restore([self.kept_file, log.path], resume_step)
             for step in [s for s in log.per_atom if not self._dump_needs(s)]:
                 del log.per_atom[step]

@@ -71,9 +71,8 @@ class Generation:
 
     @property
     def tasks(self) -> list[Task]:
-        rest = [self.gate, self.select, self.label]
-        return [self.recipe, *(t for t in rest[:1] if t is not None), *self.explore,
-                *(t for t in rest[1:] if t is not None)]  # fmt: skip
+        order = (self.recipe, self.gate, *self.explore, self.select, self.label)
+        return [t for t in order if t is not None]
 
 
 @dataclass
