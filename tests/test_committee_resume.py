@@ -20,13 +20,15 @@ from xfer.cli import main
 from xfer.lammps.committee import DEVI_FILE, KEPT_FILE
 from xfer.testing.interrupt import kill_when
 
-STEPS, EVERY, CHECKPOINT, KILL = 280, 10, 50, 160  # the tiny DeePMD breaks a bond near 300
+EVERY = 10
+DEEPMD = (280, 50, 160)  # steps, checkpoint interval, kill after (the tiny DeePMD breaks ~300)
+GAP = (100, 25, 60)  # pair quip is ~20x slower per step
 
 
-def command(out: Path, members: list[str]) -> list[str]:
+def command(out: Path, members: list[str], steps: int, checkpoint: int) -> list[str]:
     argv = [sys.executable, "-m", "xfer.cli", "md", "--out", str(out), *RUN,
-            "--time-ps", f"{STEPS * 0.25 / 1000}", "--deviation-every", str(EVERY),
-            "--max-force-deviation", "1e6", "--checkpoint-every", str(CHECKPOINT)]  # fmt: skip
+            "--time-ps", f"{steps * 0.25 / 1000}", "--deviation-every", str(EVERY),
+            "--max-force-deviation", "1e6", "--checkpoint-every", str(checkpoint)]  # fmt: skip
     for member in members:
         argv += ["--committee", member]
     return argv
@@ -40,29 +42,30 @@ def gap_members(gap_train_file, tmp_path_factory) -> list[str]:
                               TEST_HYPER).path) for s in (0, 1)]  # fmt: skip
 
 
-def check_resumed(members: list[str], tmp_path: Path) -> None:
+def check_resumed(members: list[str], tmp_path: Path, sizes: tuple[int, int, int]) -> None:
+    steps, checkpoint, kill = sizes
     whole, killed = tmp_path / "whole", tmp_path / "killed"
-    assert main(command(whole, members)[3:]) == 0
-    kill_when(command(killed, members), killed / "thermo.csv", KILL)
+    assert main(command(whole, members, steps, checkpoint)[3:]) == 0
+    kill_when(command(killed, members, steps, checkpoint), killed / "thermo.csv", kill)
     assert not (killed / "result.json").exists()
     before = read_csv(killed / "model_devi.csv") if (killed / "model_devi.csv").exists() else []
     assert before == []  # written at the end only: the rows live in the pair style's files
-    assert main(command(killed, members)[3:]) == 0
+    assert main(command(killed, members, steps, checkpoint)[3:]) == 0
 
     result = json.loads((killed / "result.json").read_text())
     resumed_at = result["parts"][1]["start_step"]
-    assert not result["halted"] and result["n_steps_done"] == STEPS
-    assert resumed_at % CHECKPOINT == 0 and KILL - 2 * CHECKPOINT <= resumed_at <= KILL
+    assert not result["halted"] and result["n_steps_done"] == steps
+    assert resumed_at % checkpoint == 0 and kill - 2 * checkpoint <= resumed_at <= kill
     assert result["parts"][0]["end"] == "interrupted"
     rows, reference = read_csv(killed / "model_devi.csv"), read_csv(whole / "model_devi.csv")
-    assert [int(r["step"]) for r in rows] == list(range(0, STEPS + 1, EVERY))
+    assert [int(r["step"]) for r in rows] == list(range(0, steps + 1, EVERY))
     # up to the checkpoint the rows are the killed part's: the same trajectory as the whole run
     early = [r for r in rows if r["step"] <= resumed_at]
     assert early == [r for r in reference if r["step"] <= resumed_at]
     assert all(0 < r["max_devi_f"] < 1e3 for r in rows)
     by_step = {int(r["step"]): r for r in rows}
     frames = dump_frames(killed / "traj.dump")
-    assert [s for s, _ in frames] == list(range(0, STEPS + 1, 20))
+    assert [s for s, _ in frames] == list(range(0, steps + 1, 20))
     for step, cols in frames:  # devi_f merged into frames of both parts
         devi = cols["devi_f"].astype(float)
         assert abs(devi.max() - by_step[step]["max_devi_f"]) < 1e-6 * max(1.0, devi.max())
@@ -73,12 +76,13 @@ def check_resumed(members: list[str], tmp_path: Path) -> None:
 @pytest.mark.ci
 def test_deepmd_committee_run_resumes_after_sigkill(deepmd_models_root, tmp_path):
     root = deepmd_models_root / "deepmd" / RECIPE
-    check_resumed([str(root)], tmp_path)
+    check_resumed([str(root)], tmp_path, DEEPMD)
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(1800)
 def test_gap_committee_run_resumes_after_sigkill(gap_members, tmp_path):
-    check_resumed(gap_members, tmp_path)
+    check_resumed(gap_members, tmp_path, GAP)
 
 
 def test_kept_rows_of_a_killed_part_are_restored_up_to_the_checkpoint(tmp_path):
