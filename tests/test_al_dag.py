@@ -82,8 +82,8 @@ def test_dry_run_lists_generation_zero_and_counts_every_generation(capsys, tmp_p
     assert " g1 " not in out and "@al1" not in out  # later generations only counted
     assert "new tasks per generation" in out
     rows = [line.split() for line in out.splitlines() if line.strip().startswith(("0 ", "12 "))]
-    assert ["0", "0", "0", "0", "0", "5", "300", "12", "12", "329"] in rows
-    assert ["12", "12", "60", "120", "120", "0", "0", "0", "0", "312"] in rows
+    assert ["0", "0", "0", "0", "0", "5", "300", "12", "12", "0", "329"] in rows  # no gate
+    assert ["12", "12", "60", "120", "120", "0", "0", "0", "0", "0", "312"] in rows
 
 
 def test_al_mini_example_is_two_generations_of_five_trajectories():

@@ -71,7 +71,7 @@ def test_every_number_is_configurable():
         ({"committee": 1}, ["active_learning.committee", "greater than or equal to 2"]),
         ({"max_force_variance": 0}, ["active_learning.max_force_variance", "greater than 0"]),
         ({"select": "random"}, ["active_learning.select", "'first_above' or 'max_variance'"]),
-        ({"init": "previous"}, ["active_learning.init", "'fresh'"]),
+        ({"init": "random"}, ["active_learning.init", "'fresh' or 'previous'"]),
         ({"threshold": 0.5},
          ["active_learning.threshold: unknown field", "allowed: architectures, start_recipes"]),
         ({"explore": {"compositions": [{"EC": 4, "XYZ": 8}]}},
@@ -81,7 +81,9 @@ def test_every_number_is_configurable():
         ({"explore": {"density_range": [1.2, 0.2]}}, ["density_range must be [min, max]"]),
         ({"explore": {"compositions": [{"EC": 4, "EMC": 8}, {"EMC": 8, "EC": 4}]}},
          ["compositions must be distinct"]),
-        ({"stop": {"q_min": 2.5}}, ["active_learning.stop: unknown field"]),
+        ({"stop": {}}, ["active_learning.stop", "give a target: q_min and/or all_stable"]),
+        ({"stop": {"q_min": 3.5}}, ["active_learning.stop.q_min", "less than or equal to 3"]),
+        ({"stop": {"q": 2.5}}, ["active_learning.stop.q: unknown field"]),
     ],
 )  # fmt: skip
 def test_invalid_al_fields_are_named(table, needles):

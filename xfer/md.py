@@ -189,6 +189,8 @@ def prepare_run(
         **checkpoint.template_vars(settings.checkpoint_every, resume),
     }
     committee = _committee_run(settings, out_dir, info.elements)
+    if committee is not None:  # a resumed run keeps its deviation rows up to the checkpoint
+        committee.start(resume.step if resume else None)
     variables["committee"] = committee.template_vars() if committee else None
     write_text(out_dir / "in.lammps", render("md.lmp.j2", **variables))
     return {"system": system, "bond_types": rows, "elements": info.elements,
@@ -299,9 +301,7 @@ def run_md(
     check_device(settings.device, settings.engine_potential().pair_style.split()[0])
     stage = stage or (lambda text: None)
     fresh = not out_dir.exists()
-    # A committee run starts again at step 0: its deviation log and deepmd's chunked run
-    # do not continue from a restart yet.
-    resumable = not (fresh or force or settings.committee is not None)
+    resumable = not (fresh or force)
     resume = checkpoint.plan_resume(out_dir, settings.fingerprint()) if resumable else None
     if not fresh and resume is None:  # an unfinished or different run: start again at step 0
         (out_dir / "result.json").unlink(missing_ok=True)

@@ -67,6 +67,13 @@ class Backend(ABC):
     presets: dict[str, dict[str, Any]] = {}  # preset name -> hyperparameters ("tiny" first)
     extra_keys: tuple[str, ...] = ("preset",)  # hyperparameters allowed beside a preset's
     fits_e0_frames = False  # True: isolated-atom e0 frames are fitted like any other frame
+    warm_starts = False  # True: training can start from an earlier model's weights
+
+    def warm_start(self, previous: Path) -> dict[str, Any]:
+        """Hyperparameters that start training from the weights of ``previous`` (a model of
+        this architecture), e.g. for the next active-learning generation. An architecture
+        without weights to start from (GAP: a sparse GP solved anew) refits: {}."""
+        return {}
 
     def resolve_hyper(self, hyper: dict[str, Any]) -> dict[str, Any]:
         """Preset (``hyper["preset"]``, default ``tiny``) updated with the other keys given."""

@@ -38,7 +38,7 @@ MODEL_FILE = "model.pth"
 LOG_TAIL_LINES = 15  # dp's error sits among its last lines, with no fixed marker
 
 PRESETS = load_presets("deepmd")
-EXTRA_KEYS = ("preset", "type_map")
+EXTRA_KEYS = ("preset", "type_map", "init_frz_model")
 STEP_SEPARATOR = "::"
 
 
@@ -284,6 +284,11 @@ class DeepmdBackend(Backend):
     presets = PRESETS
     extra_keys = EXTRA_KEYS
     fits_e0_frames = True  # isolated atoms are nopbc systems deepmd trains on
+    warm_starts = True
+
+    def warm_start(self, previous: Path) -> dict[str, Any]:
+        """``dp train --init-frz-model``: the frozen model's weights, then the usual steps."""
+        return {"init_frz_model": str(Path(previous).resolve())}
 
     def fit(self, sets: TrainingSets, out_dir: Path, seed: int, hyper: dict[str, Any]) -> Fit:
         """Convert the sets to npy systems, train and freeze ``out_dir/model.pth``."""
@@ -296,11 +301,14 @@ class DeepmdBackend(Backend):
             deepmd_input(hyper, type_map, train_systems, valid_systems, seed),
         )
         log = out_dir / "train.log"
+        train_step = ["train", "input.json"]
+        if hyper.get("init_frz_model"):  # warm start: the earlier model's weights, step 0
+            train_step += ["--init-frz-model", str(hyper["init_frz_model"])]
         frozen = out_dir / "model.freezing.pth"
         steps = int(hyper["numb_steps"])
         curve = out_dir / "lcurve.out"
         with TailWatcher(curve, last_step, lambda n: report("train", n, steps, "steps")):
-            run_dp([["train", "input.json"], ["freeze", "-o", frozen.name]], out_dir, log)
+            run_dp([train_step, ["freeze", "-o", frozen.name]], out_dir, log)
         if not frozen.exists():
             raise EnvironmentProblem(f"deepmd training wrote no frozen model; see {log}")
         model_path = out_dir / MODEL_FILE

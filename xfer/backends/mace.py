@@ -265,6 +265,11 @@ class MaceBackend(Backend):
     name = "mace"
     presets = PRESETS
     resolve_hyper = staticmethod(resolve_hyper)
+    warm_starts = True
+
+    def warm_start(self, previous: Path) -> dict[str, Any]:
+        """mace_run_train fine-tuning of the earlier ``.model`` (one head, its weights)."""
+        return {"foundation_model": str(Path(previous).resolve()), "multiheads_finetuning": False}
 
     def fit(self, sets: TrainingSets, out_dir: Path, seed: int, hyper: dict[str, Any]) -> Fit:
         """Train ``out_dir/mace.model`` with mace_run_train in ``out_dir/mace_train``."""

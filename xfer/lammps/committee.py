@@ -11,6 +11,12 @@ Every committee pair style writes deepmd-kit's ``model_devi.out`` columns every
   deepmd evaluate every member twice there), and its file is read between chunks; the
   run halts one step after the first deviation step above the threshold. Its per-atom
   rows (``atomic``) are consumed as they come and merged into the dumps afterwards.
+
+Resuming a killed run (:meth:`CommitteeRun.start`): the pair style rewrites its file from
+scratch in every LAMMPS process, and a file-mode run gives back the space of the rows it
+has read, so the rows consumed so far (with the per-atom rows the dumps need) are also
+appended to ``model_devi.kept``. A resumed run keeps the rows of both files up to its
+checkpoint step and continues; ``model_devi.csv`` then holds every deviation step once.
 """
 
 from __future__ import annotations
@@ -25,6 +31,7 @@ import numpy as np
 from xfer.atomic import atomic_path, write_text
 
 DEVI_FILE = "model_devi.out"  # what the pair style writes (deepmd-kit's columns)
+KEPT_FILE = "model_devi.kept"  # rows already read, kept across a kill (same columns)
 CSV_FILE = "model_devi.csv"
 RAW_COLUMNS = ("max_devi_v", "min_devi_v", "avg_devi_v", "max_devi_f", "min_devi_f", "avg_devi_f")
 CSV_COLUMNS = ("step", "max_devi_f", "min_devi_f", "avg_devi_f",
@@ -39,6 +46,7 @@ class DeviationLog:
     path: Path
     rows: dict[int, tuple[float, ...]] = field(default_factory=dict)
     per_atom: dict[int, np.ndarray] = field(default_factory=dict)  # step -> devi_f by id - 1
+    appending: bool = False  # the writer appends (deepmd after read_restart): reads restart at 0
     _offset: int = 0
 
     def poll(self) -> list[int]:
@@ -49,8 +57,13 @@ class DeviationLog:
             fh.seek(self._offset)
             data = fh.read()
         end = data.rfind(b"\n") + 1
+        self._offset += end
+        return self._add(data[:end])
+
+    def _add(self, data: bytes) -> list[int]:
+        """Parse complete rows (``step`` + 6 columns [+ per-atom values]); their steps."""
         steps = []
-        for line in data[:end].decode().splitlines():
+        for line in data.decode().splitlines():
             if not line.strip() or line.lstrip().startswith("#"):
                 continue
             values = np.array(line.split(), dtype=float)
@@ -59,14 +72,29 @@ class DeviationLog:
             if len(values) > 7:  # deepmd's ``atomic`` columns, in atom-id order
                 self.per_atom[step] = values[7:]
             steps.append(step)
-        self._offset += end
         return steps
 
+    def restore(self, files: list[Path], upto: int) -> None:
+        """The rows of ``files`` (a killed run's) at steps up to ``upto``, as if polled.
+
+        Space a file-mode poll gave back reads as NUL bytes; a torn last row is ignored.
+        """
+        for path in files:
+            if path.is_file():
+                data = path.read_bytes().replace(b"\0", b"")
+                self._add(data[: data.rfind(b"\n") + 1])
+        for step in [s for s in self.rows if s > upto]:
+            del self.rows[step]
+            self.per_atom.pop(step, None)
+
     def release(self) -> None:
-        """Give back the disk space of the rows read so far (the writer keeps its offset,
-        so the file turns sparse instead of growing by natoms numbers per row)."""
+        """Give back the disk space of the rows read so far (a writer that keeps its offset
+        turns the file sparse instead of growing by natoms numbers per row; one that
+        appends starts again at byte 0)."""
         if self._offset:
             os.truncate(self.path, 0)
+            if self.appending:  # its next row lands at the new end of the file, byte 0
+                self._offset = 0
 
     def write_csv(self, path: Path) -> None:
         """model_devi.csv: one row per deviation step, the issue's column order."""
@@ -117,6 +145,30 @@ class CommitteeRun:
     log: DeviationLog = field(default_factory=lambda: DeviationLog(Path(DEVI_FILE)))
     halted_at: int | None = None  # deviation step that stopped a file-mode run
 
+    @property
+    def kept_file(self) -> Path:
+        return self.log.path.with_name(KEPT_FILE)
+
+    def start(self, resume_step: int | None) -> None:
+        """Before LAMMPS starts: a fresh run forgets earlier rows; a resumed one keeps those
+        up to ``resume_step`` (the kept file is rewritten with them; the pair style then
+        writes its file anew)."""
+        log = self.log
+        if resume_step is not None:
+            log.appending = True  # deepmd opens its file in append mode after read_restart
+            log.restore([self.kept_file, log.path], resume_step)
+            for step in [s for s in log.per_atom if not self._dump_needs(s)]:
+                del log.per_atom[step]
+        with atomic_path(self.kept_file) as tmp:
+            tmp.write_text(_rows_text(sorted(log.rows), log.rows, log.per_atom))
+        log.path.unlink(missing_ok=True)  # only after the kept file holds its rows
+
+    def _keep(self, steps: list[int], per_atom: dict[int, np.ndarray]) -> None:
+        """Append the rows of ``steps`` (with the per-atom values given) to the kept file."""
+        if steps:
+            with open(self.kept_file, "a") as fh:
+                fh.write(_rows_text(steps, self.log.rows, per_atom))
+
     def template_vars(self) -> dict[str, Any]:
         return {"style": self.style, "engine": self.engine, "every": self.deviation_every,
                 "threshold": self.threshold, "chunked": not self.engine}  # fmt: skip
@@ -125,9 +177,10 @@ class CommitteeRun:
         """File mode: run in chunks to one step past each checked deviation step."""
         every = self.deviation_every
         span = every if self.threshold is not None else every * max(1, 1000 // every)
-        self.log.poll()  # rows of a minimisation before the MD are not MD steps
-        self.log.rows.clear()
-        self.log.per_atom.clear()
+        for s in self.log.poll():  # rows of a minimisation before the MD are not MD steps
+            del self.log.rows[s]
+            self.log.per_atom.pop(s, None)
+        self.log.release()
         step = int(lmp.extract_global("ntimestep"))
         first = True
         while step < n_steps:
@@ -149,6 +202,9 @@ class CommitteeRun:
         for s in list(self.log.per_atom):  # only rows a dump frame or the halt will need
             if s not in keep and not self._dump_needs(s):
                 del self.log.per_atom[s]
+        needed = {s: a for s, a in self.log.per_atom.items()
+                  if s in steps and (s == self.halted_at or self._dump_needs(s))}  # fmt: skip
+        self._keep(sorted(set(steps)), needed)  # before release gives the space back
         self.log.release()
 
     def _dump_needs(self, step: int) -> bool:
@@ -196,6 +252,16 @@ class CommitteeRun:
                 step = self.halted_at
                 add_devi_column(out_dir / "last_frame.dump", {step: self.log.per_atom[step]})
         (out_dir / DEVI_FILE).unlink(missing_ok=True)
+        self.kept_file.unlink(missing_ok=True)
+
+
+def _rows_text(steps: list[int], rows: dict, per_atom: dict[int, np.ndarray]) -> str:
+    """Rows in the pair style's layout: step, the 6 columns, per-atom values if any."""
+    lines = []
+    for step in steps:
+        values = [*rows[step], *per_atom.get(step, ())]
+        lines.append(" ".join([str(step), *(f"{v:.10g}" for v in values)]))
+    return "".join(line + "\n" for line in lines)
 
 
 def _by_id(lmp: Any, name: str) -> np.ndarray:

@@ -6,6 +6,14 @@ Per loop (architecture x starting recipe) and generation g = 0 .. G::
                                      \\-> explore g (one per start box, primary + committee)
                                            -> select g -> label g = dataset g+1 (g < G)
 
+With ``[active_learning.stop]`` a gate task per generation g < G scores the validation
+(``analyze g`` of every member and the reference's analyses) and every explore task of g
+depends on it: once the targets are met the gate's result says ``stopped`` and every task
+downstream of it (the rest of the loop) finishes as "not needed" without running (see
+:mod:`xfer.workflow.worker`). With ``init = "previous"`` each seed's train task of g >= 1
+depends on the same seed's train task of g - 1 (MACE, DeePMD: warm start; GAP refits, so
+its tasks are the fresh ones).
+
 Dataset 0 is the campaign's dataset; dataset g+1 is dataset g plus the loop's labelled
 ``al`` frames of generation g+1, written by its label task. The recipe of generation g >= 1
 is the starting recipe plus every ``al`` frame of that dataset. Start boxes (one task per
@@ -28,6 +36,7 @@ from rich import box
 from rich.console import Console
 from rich.table import Table
 
+from xfer.backends.base import backend_class
 from xfer.chem.molecules import composition_label
 from xfer.data.recipes import NAMED, Recipe, Selection
 from xfer.workflow.al_tasks import AL_KINDS
@@ -58,11 +67,12 @@ class Generation:
     explore: list[Task] = field(default_factory=list)
     select: Task | None = None
     label: Task | None = None
+    gate: Task | None = None  # with [active_learning.stop]: whether the loop goes on
 
     @property
     def tasks(self) -> list[Task]:
-        rest = [self.select, self.label]
-        return [self.recipe, *self.explore, *(t for t in rest if t is not None)]
+        order = (self.recipe, self.gate, *self.explore, self.select, self.label)
+        return [t for t in order if t is not None]
 
 
 @dataclass
@@ -133,6 +143,7 @@ def add_active_learning(plan: Plan) -> ALPlan:
     for arch in campaign.al_architectures:
         settings = campaign.training.architectures[arch]
         hyper = {"preset": settings.preset, **settings.hyper}
+        warm = al.init == "previous" and backend_class(arch).warm_starts
         for start in al.start_recipes:
             loop = Loop(arch, start)
             dataset = plan.dataset
@@ -148,13 +159,17 @@ def add_active_learning(plan: Plan) -> ALPlan:
                 for seed in range(al.committee):
                     member = Member(arch, member_recipe(loop, g), seed)
                     spec = {"arch": arch, "recipe": recipe.name, "seed": seed, "hyper": hyper}
-                    plan.train[member] = plan.add(
-                        Task("train", f"train {member.name}", spec, {"recipe": ref(rtask)})
-                    )
+                    deps = {"recipe": ref(rtask)}
+                    if warm and g:  # the same seed's model of the generation before
+                        spec["init"] = "previous"
+                        deps["init"] = ref(plan.train[chain[-1].members[seed]])
+                    plan.train[member] = plan.add(Task("train", f"train {member.name}", spec, deps))
                     gen.members.append(member)
                     for ensemble in ENSEMBLES:
                         run_and_analyze(plan, member, ensemble, "ml", campaign.md.seed, analysis)
                 if g < al.generations:
+                    if al.stop is not None:
+                        gen.gate = _gate(plan, gen, analysis)
                     _explore_select_label(plan, out, gen, dataset)
                     dataset = gen.label
                 chain.append(gen)
@@ -166,11 +181,26 @@ def add_active_learning(plan: Plan) -> ALPlan:
     return out
 
 
+def _gate(plan: Plan, gen: Generation, analysis: dict) -> Task:
+    """The task that decides, from generation ``gen``'s validation, whether its loop goes on."""
+    deps = {}
+    for ensemble in ENSEMBLES:
+        for k, member in enumerate(gen.members):
+            deps[f"{ensemble}{k}"] = ref(plan.analyze[member, ensemble])
+        for k, member in enumerate(plan.reference):
+            deps[f"ref_{ensemble}{k}"] = ref(plan.analyze[member, ensemble])
+    stop = plan.campaign.active_learning.stop
+    spec = {"stop": stop.model_dump(mode="json"), "generation": gen.number, "analysis": analysis}
+    return plan.add(Task("al_gate", f"al gate {gen.loop.name} g{gen.number}", spec, deps))
+
+
 def _explore_select_label(plan: Plan, out: ALPlan, gen: Generation, dataset: Task) -> None:
     campaign = plan.campaign
     al = campaign.active_learning
     loop, g = gen.loop, gen.number
     models = {f"member{k}": ref(plan.train[m]) for k, m in enumerate(gen.members)}
+    if gen.gate is not None:
+        models["gate"] = ref(gen.gate)
     trajectories = {}
     for label, starts in out.starts.items():
         for k in range(al.explore.starts_per_composition):

@@ -96,12 +96,27 @@ def write_generations(plan: Plan, store: TaskStore, data: CampaignResults) -> li
     return written
 
 
-def markdown_section(paths: list[Path], report_dir: Path) -> str:
-    """The report's link block to the AL files (paths relative to the report)."""
+def stop_lines(plan: Plan, store: TaskStore) -> list[str]:
+    """One line per loop whose stop targets were met: the generation and its committee."""
+    lines = []
+    for loop, chain in plan.al.loops.items():
+        for gen in chain:
+            if _result(store, gen.gate, "target_met"):
+                note = store.done(gen.gate)["note"]
+                lines.append(f"- {loop.name}: stopped after generation {gen.number} ({note})")
+                break
+    return lines
+
+
+def markdown_section(paths: list[Path], report_dir: Path, stops: list[str] = ()) -> str:
+    """The report's link block to the AL files (paths relative to the report) and the loops
+    that met their stop targets."""
     import os
 
     links = [f"[{p.name}]({os.path.relpath(p, report_dir)})" for p in paths]
     lines = ["## Active learning", "", "Per loop and generation: " + ", ".join(links) + "."]
+    if stops:
+        lines += ["", "Loops that met their stop targets:", "", *stops]
     png = [p for p in paths if p.suffix == ".png"]
     if png:
         lines += ["", f"![generations]({os.path.relpath(png[0], report_dir)})"]

@@ -10,8 +10,18 @@
                                  timestep_fs, deviation_every, dump_every, check_every,
                                  bond_stretch_rel = 1.0 (+100%), density_range = [0.2, 1.2]
     [active_learning.starts]     the OPLS-AA NPT run that makes each composition's start boxes
+    [active_learning.stop]       q_min, all_stable: end a loop once its committee meets them
 
-Every loop runs all ``generations`` (an early stop on a target Q is not implemented yet).
+A loop runs all ``generations`` unless ``[active_learning.stop]`` is given: then, after each
+generation's validation, a gate task scores its committee (Q against the campaign's
+reference, as in the report) and, once every target given is met, the loop's later tasks
+(exploration of that generation onwards) finish at once as "not needed".
+
+``init``: ``fresh`` (the paper's choice) trains every generation from new random weights;
+``previous`` starts each seed's training from the same seed's model of the generation
+before: DeePMD ``dp train --init-frz-model``, MACE ``mace_run_train --foundation_model``
+(fine-tuning, one head); GAP has no weights to start from (a sparse GP is solved anew), so
+it refits exactly as ``fresh`` (same tasks).
 
 Threshold units: ``max_force_variance`` takes the paper's quantity, the maximum over atoms
 of the committee force *variance*, in eV^2/A^2 (default 0.5). LAMMPS reports and halts on the
@@ -98,6 +108,27 @@ class Starts(_Model):
         return StartSettings(**self.model_dump())
 
 
+class Stop(_Model):
+    """End a loop early: after a generation's validation, when its committee meets all of these."""
+
+    q_min: float | None = Field(None, ge=0, le=3, description="committee mean Q at least this")
+    all_stable: bool = Field(
+        False, description="every member's NPT and NVT runs stable for the full length"
+    )
+
+    @model_validator(mode="after")
+    def _some_target(self) -> Stop:
+        if self.q_min is None and not self.all_stable:
+            raise ValueError("give a target: q_min and/or all_stable = true")
+        return self
+
+    def met(self, q_mean: float, all_stable: bool) -> bool:
+        """Whether a committee with mean Q ``q_mean`` (NaN: unknown) meets every target."""
+        if self.all_stable and not all_stable:
+            return False
+        return self.q_min is None or (q_mean == q_mean and q_mean >= self.q_min)
+
+
 class ActiveLearning(_Model):
     """Active learning per (architecture, starting recipe): SPEC section 6."""
 
@@ -105,8 +136,10 @@ class ActiveLearning(_Model):
     start_recipes: list[str] = Field(min_length=1, description="generation-0 training sets")
     generations: int = Field(12, ge=1, description="generations of added frames")
     committee: int = Field(5, ge=2, description="seeds 0..N-1; seed 0 is the primary")
-    init: Literal["fresh"] = Field(
-        "fresh", description="fresh weights every generation (the paper's choice)"
+    init: Literal["fresh", "previous"] = Field(
+        "fresh",
+        description="fresh weights every generation (the paper's choice), or start from the "
+        "previous generation's model of the same seed (MACE, DeePMD; GAP refits)",
     )
     max_force_variance: float = Field(
         0.5, gt=0, description="eV^2/A^2; the engine halts on deviation sqrt(this) eV/A"
@@ -117,6 +150,7 @@ class ActiveLearning(_Model):
     labelling_workers: int = Field(1, ge=1, description="reference calculations in parallel")
     explore: Explore = Field(default_factory=Explore)
     starts: Starts = Field(default_factory=Starts)
+    stop: Stop | None = Field(None, description="targets that end a loop before `generations`")
 
     @model_validator(mode="after")
     def _distinct(self) -> ActiveLearning:

@@ -9,21 +9,25 @@
 * ``al_label``   labels them with the dataset's reference calculator through the resumable
   log ``<task>/labels.jsonl`` (a restart labels only missing frames) and writes the next
   generation's dataset: the previous one plus the new frames, none twice.
+* ``al_gate``    (with ``[active_learning.stop]``) scores a generation's validation against
+  the reference committee; when the targets are met its result carries ``stopped``, and
+  every task downstream finishes as not needed (:mod:`xfer.workflow.worker`).
 
 Results hold paths relative to the task directory, like every task's.
 """
 
 from __future__ import annotations
 
+import math
 import os
 from pathlib import Path
 
 from xfer.atomic import write_json
 from xfer.errors import InputError
 from xfer.progress import report
-from xfer.workflow.task_io import md_progress, pair_from_result, rel
+from xfer.workflow.task_io import adopt_unfinished_run, md_progress, pair_from_result, rel
 
-AL_KINDS = ("al_starts", "al_explore", "al_select", "al_label")
+AL_KINDS = ("al_starts", "al_explore", "al_select", "al_label", "al_gate")
 STARTS_DIR = "starts"
 
 
@@ -61,6 +65,7 @@ def work_al_explore(spec: dict, deps: dict, attempt: Path, task_dir: Path) -> di
         committee=committee_spec(models),
     )
     progress = md_progress("explore", settings.n_steps, settings.timestep_fs)
+    adopt_unfinished_run(task_dir, attempt / "run")  # a killed try continues from its checkpoint
     result = run_md(settings, attempt / "run", progress=progress)
     largest = (result.get("committee") or {}).get("largest_max_devi_f")
     note = f"{result['t_stab_ps']:g} ps"
@@ -149,9 +154,49 @@ def work_al_label(spec: dict, deps: dict, attempt: Path, task_dir: Path) -> dict
     }
 
 
+def _committee_runs(deps: dict, prefix: str, group: str):
+    """ModelRuns of the ``<prefix>npt<k>`` / ``<prefix>nvt<k>`` analyses among ``deps``."""
+    from xfer.analysis.quality import ModelRuns
+    from xfer.analysis.results import RunAnalysis
+
+    def analysis(name: str) -> RunAnalysis:
+        return RunAnalysis.model_validate_json(Path(deps[name]["analysis"]).read_text())
+
+    count = sum(1 for k in deps if k.startswith(f"{prefix}npt"))
+    return [ModelRuns(name=f"{group}{k}", group=group, npt=analysis(f"{prefix}npt{k}"),
+                      nvt=analysis(f"{prefix}nvt{k}")) for k in range(count)]  # fmt: skip
+
+
+def work_al_gate(spec: dict, deps: dict, attempt: Path, task_dir: Path) -> dict:
+    """Whether generation ``spec['generation']``'s committee meets the stop targets."""
+    from xfer.analysis.quality import build_reference, score_models
+    from xfer.analysis.settings import AnalysisSettings
+    from xfer.workflow.al_schema import Stop
+
+    settings = AnalysisSettings.model_validate(spec["analysis"])
+    members = _committee_runs(deps, "", "loop")
+    reference = build_reference(_committee_runs(deps, "ref_", "reference"), settings)
+    scores = score_models(members, reference, settings)
+    q = scores.committees["loop"].Q.mean
+    stable = sum(1 for s in scores.models if s.stable_npt and s.stable_nvt)
+    met = Stop.model_validate(spec["stop"]).met(q, stable == len(members))
+    summary = f"Q {q:.3g}, {stable}/{len(members)} stable"
+    result = {
+        "Q": q if math.isfinite(q) else None,
+        "n_stable": stable,
+        "n_models": len(members),
+        "target_met": met,
+        "note": f"{summary}: " + ("target met, the loop stops" if met else "goes on"),
+    }
+    if met:
+        result["stopped"] = {"generation": spec["generation"], "reason": summary}
+    return result
+
+
 AL_WORK = {
     "al_starts": work_al_starts,
     "al_explore": work_al_explore,
     "al_select": work_al_select,
     "al_label": work_al_label,
+    "al_gate": work_al_gate,
 }

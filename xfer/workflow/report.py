@@ -284,9 +284,10 @@ def write_report(plan: Plan, store: TaskStore, out: Path) -> Path:
         figures += [p.name for p in written if p.suffix == ".png"]
     text = render_markdown(plan, data, figures, copy_halt_files(data, out))
     if plan.al is not None:
-        from xfer.workflow.al_report import markdown_section, write_generations
+        from xfer.workflow.al_report import markdown_section, stop_lines, write_generations
 
-        text += "\n" + markdown_section(write_generations(plan, store, data), out)
+        generations = write_generations(plan, store, data)
+        text += "\n" + markdown_section(generations, out, stop_lines(plan, store))
     if plan.diagnostics is not None:
         from xfer.workflow.diag_report import markdown_section as diagnostics_section
 

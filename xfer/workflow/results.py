@@ -90,7 +90,7 @@ def _results(store: TaskStore, tasks: dict) -> dict:
     found = {}
     for key, task in tasks.items():
         done = store.done(task)
-        if done is not None:
+        if done is not None and "stopped" not in done["result"]:  # not a loop's unneeded task
             found[key] = done["result"]
     return found
 

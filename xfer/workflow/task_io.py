@@ -1,4 +1,5 @@
-"""Small conversions every task's work function shares: relative paths, pair lines from results."""
+"""What the work functions of tasks share: relative paths, pair lines from results, MD
+progress and adopting a killed try's checkpointed run."""
 
 from __future__ import annotations
 
@@ -32,3 +33,19 @@ def md_progress(phase: str, steps: int, timestep_fs: float) -> Callable[[int], N
         report(phase, step, steps, "steps", f"{step * timestep_fs / 1000:.4g}/{total_ps:.4g} ps")
 
     return progress
+
+
+def adopt_unfinished_run(task_dir: Path, run: Path) -> None:
+    """Move the newest checkpointed run of an earlier, killed try into this try's ``run``.
+
+    Every try has its own attempt directory; without this a scheduler's kill of an MD task
+    would restart it from step 0. The earlier try's workers are stopped (its lock is ours).
+    """
+    from xfer.lammps.checkpoint import STATE
+
+    earlier = sorted(
+        (p.parent for p in task_dir.glob(f"attempt-*/run/{STATE}") if p.parent != run),
+        key=lambda p: int(p.parent.name.split("-")[1]),
+    )
+    if earlier and not run.exists():
+        os.replace(earlier[-1], run)

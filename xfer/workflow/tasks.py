@@ -45,7 +45,7 @@ from xfer.workflow.store import (
     record_attempt,
     stop_stragglers,
 )
-from xfer.workflow.task_io import md_progress, pair_from_result, rel
+from xfer.workflow.task_io import adopt_unfinished_run, md_progress, pair_from_result, rel
 
 KINDS = ("dataset", "recipe", "train", "md", "analyze", *AL_KINDS, *DIAG_KINDS)
 OUTPUTS = "outputs.json"
@@ -107,19 +107,24 @@ def work_recipe(spec: dict, deps: dict, attempt: Path, task_dir: Path) -> dict:
 
 
 def work_train(spec: dict, deps: dict, attempt: Path, task_dir: Path) -> dict:
-    """Train one seed of one architecture on a recipe, then export it for LAMMPS."""
+    """Train one seed of one architecture on a recipe (from an earlier model's weights when it
+    depends on one, ``init``), then export it for LAMMPS."""
     from dataclasses import asdict
 
+    from xfer.backends.base import get_backend
     from xfer.training import export_model, train
 
     files = deps["recipe"]
+    hyper = spec["hyper"]
+    if "init" in deps:  # warm start (AL init = "previous"): from the earlier model's weights
+        hyper = {**hyper, **get_backend(spec["arch"]).warm_start(Path(deps["init"]["model"]))}
     [model] = train(
         spec["arch"],
         spec["recipe"],
         Path(files["train"]),
         Path(files["valid"]) if files.get("valid") else None,
         [spec["seed"]],
-        spec["hyper"],
+        hyper,
         attempt / "models",
     )
     exported, pair = export_model(model.path)
@@ -160,22 +165,6 @@ def work_md(spec: dict, deps: dict, attempt: Path, task_dir: Path) -> dict:
         "lammps_version": result["lammps_version"],
         "note": note,
     }
-
-
-def adopt_unfinished_run(task_dir: Path, run: Path) -> None:
-    """Move the newest checkpointed run of an earlier, killed try into this try's ``run``.
-
-    Every try has its own attempt directory; without this a scheduler's kill of an MD task
-    would restart it from step 0. The earlier try's workers are stopped (its lock is ours).
-    """
-    from xfer.lammps.checkpoint import STATE
-
-    earlier = sorted(
-        (p.parent for p in task_dir.glob(f"attempt-*/run/{STATE}") if p.parent != run),
-        key=lambda p: int(p.parent.name.split("-")[1]),
-    )
-    if earlier and not run.exists():
-        os.replace(earlier[-1], run)
 
 
 def work_analyze(spec: dict, deps: dict, attempt: Path, task_dir: Path) -> dict:

@@ -4,6 +4,10 @@ Dies with its parent (Linux ``PR_SET_PDEATHSIG``), so a SIGKILLed campaign leave
 worker writing into a task directory. Reports its progress to ``XFER_PROGRESS_FILE``
 (``<attempt>/progress.json``, see :mod:`xfer.progress`). Writes ``<attempt>/outputs.json``
 on success and ``<attempt>/error.json`` (one-line message plus traceback) on failure.
+
+A task with an upstream result marked ``stopped`` (an active-learning loop whose gate met
+its targets, :mod:`xfer.workflow.al_tasks`) does no work: its result passes the mark on,
+so the rest of that loop finishes at once and a restarted campaign finds it done.
 """
 
 from __future__ import annotations
@@ -44,7 +48,12 @@ def main(argv: list[str]) -> int:
         report(task["kind"], detail="setting up")  # until the work reports its phases
         root = task_dir.parents[2]
         deps = dependency_results(root, task["deps"])
-        result = WORK[task["kind"]](task["spec"], deps, attempt, task_dir)
+        stopped = next((r["stopped"] for r in deps.values() if r.get("stopped")), None)
+        if stopped is not None:  # downstream of an AL loop's stop: nothing left to do
+            result = {"stopped": stopped, "note": "not needed: the loop stopped after "
+                      f"generation {stopped['generation']} ({stopped['reason']})"}  # fmt: skip
+        else:
+            result = WORK[task["kind"]](task["spec"], deps, attempt, task_dir)
     except XferError as exc:
         write_json(attempt / ERROR, {"message": str(exc), "traceback": traceback.format_exc()})
         return 3
