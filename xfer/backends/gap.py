@@ -226,6 +226,7 @@ class GapBackend(Backend):
 
     name = "gap"
     presets = PRESETS
+    model_formats = "GAP .xml (gap_fit output, its sparseX files beside it)"
     resolve_hyper = staticmethod(resolve_hyper)
 
     def fit(self, sets: TrainingSets, out_dir: Path, seed: int, hyper: dict[str, Any]) -> Fit:
@@ -258,8 +259,21 @@ class GapBackend(Backend):
         }
         return Fit(info.xml, meta)
 
+    def recognises(self, path: Path) -> bool:
+        """An xml file whose head names a GAP potential."""
+        head = common.file_head(path)
+        return head.lstrip().startswith(b"<") and (b"<GAP_params" in head or b"IP GAP" in head)
+
     def check_model(self, path: Path) -> Path:
         return inspect_model(path).xml
+
+    def model_info(self, path: Path) -> dict[str, Any]:
+        info = inspect_model(path)
+        return {
+            "species": list(info.species),
+            "cutoff": info.cutoff,
+            "sparse_files": [p.name for p in info.sparse_files],
+        }
 
     def export(self, model: TrainedModel) -> Path:
         """The checked ``gap.xml`` (its sparseX files must stay next to it)."""

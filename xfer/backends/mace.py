@@ -118,6 +118,22 @@ def _check_device(device: str) -> None:
             )
 
 
+def _foundation(hyper: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """``hyper`` with ``foundation_model`` resolved to a checked MACE model file (or
+    dropped when empty), and the metadata recording which model was fine-tuned."""
+    given = str(hyper.get("foundation_model") or "")
+    hyper = {k: v for k, v in hyper.items() if k != "foundation_model"}
+    if not given:
+        if hyper.get("preset") == "finetune":
+            raise InputError('the finetune preset needs foundation_model = "<a MACE .model>"')
+        return hyper, {}
+    path = Path(given).expanduser().resolve()
+    if not MaceBackend().recognises(path):
+        raise InputError(f"foundation_model {path} is not a MACE .model file")
+    hyper["foundation_model"] = str(path)
+    return hyper, {"foundation_model": str(path), "foundation_sha256": common.source_sha256(path)}
+
+
 # ---------------------------------------------------------------- training-set preparation
 
 
@@ -173,29 +189,33 @@ def plugin_library() -> Path:
     return common.require_plugin(PLUGIN_DIR / PLUGIN_FILE, "mace", "run scripts/build_plugins.sh")
 
 
-def export_lammps_model(model_path: Path) -> Path:
-    """``<model>-lammps.pt`` (float64 TorchScript) for ``pair_style mace``; reused if newer.
+def export_lammps_model(model_path: Path, out_dir: Path | None = None) -> Path:
+    """``<out_dir>/<model>-lammps.pt`` (float64 TorchScript) for ``pair_style mace``.
 
-    mace_create_lammps_model writes next to the model it reads, so it runs on a temporary
-    link and the result is moved into place: a half-written export is never visible.
+    ``out_dir`` defaults to :func:`~xfer.backends.common.export_dir` (next to a model xfer
+    trained, else the cache); an export newer than the model is reused. The model is never
+    written next to: mace_create_lammps_model writes beside the path it reads, so it runs
+    on a temporary link in ``out_dir`` and the result is moved into place (a half-written
+    export is never visible).
     """
     model_path = Path(model_path).resolve()
     if not model_path.is_file():
         raise InputError(f"MACE model {model_path} does not exist")
-    target = model_path.with_name(model_path.name + LAMMPS_SUFFIX)
+    out_dir = common.export_dir(model_path) if out_dir is None else Path(out_dir).resolve()
+    target = out_dir / (model_path.name + LAMMPS_SUFFIX)
     if target.is_file() and target.stat().st_mtime_ns >= model_path.stat().st_mtime_ns:
         lammps_model_species(target)
         return target
-    staging = model_path.with_name(f".export-{os.getpid()}-{model_path.name}")
+    staging = out_dir / f".export-{os.getpid()}-{model_path.name}"
     staging.unlink(missing_ok=True)
-    staging.symlink_to(model_path.name)
+    staging.symlink_to(model_path)
     produced = staging.with_name(staging.name + LAMMPS_SUFFIX)
     command = [common.find_executable("mace_create_lammps_model", PACKAGE), staging.name]
     try:
         common.run_tool(
             [*command, "--dtype", "float64"],
-            model_path.parent,
-            model_path.with_name(model_path.name + ".export.log"),
+            out_dir,
+            out_dir / (model_path.name + ".export.log"),
             f"mace_create_lammps_model {model_path}",
             markers=("Error", "error:"),
             env=TORCH_ENV,
@@ -251,6 +271,19 @@ class MaceCalculator(ModelCalculator):
         return dict(self._mace.results)
 
 
+@common.per_file_version("MACE model")
+def mace_model_info(path: str) -> dict[str, Any]:
+    """Species (the model's order) and cutoff of a ``.model`` file, read from the model."""
+    calc = MaceCalculator(Path(path))
+    module = calc._mace.models[0]
+    return {
+        "species": list(calc.species or []),
+        "cutoff": float(module.r_max),
+        "num_interactions": int(module.num_interactions),
+        "heads": list(getattr(module, "heads", None) or []),
+    }
+
+
 def mace_calculator(model: Path, device: str = "cpu") -> MaceCalculator:
     """MACECalculator for a ``.model`` file, float64, with clear errors for bad input."""
     return MaceCalculator(model, device=device)
@@ -264,6 +297,7 @@ class MaceBackend(Backend):
 
     name = "mace"
     presets = PRESETS
+    model_formats = "MACE .model (torch.save of a MACE module, e.g. from mace_run_train)"
     resolve_hyper = staticmethod(resolve_hyper)
     warm_starts = True
 
@@ -274,12 +308,15 @@ class MaceBackend(Backend):
     def fit(self, sets: TrainingSets, out_dir: Path, seed: int, hyper: dict[str, Any]) -> Fit:
         """Train ``out_dir/mace.model`` with mace_run_train in ``out_dir/mace_train``."""
         _check_device(hyper.get("device", "cpu"))
+        hyper, foundation = _foundation(hyper)
         e0, e0_source = reference_energies(sets.frames, hyper.get("e0"))
+        if e0 is None and foundation:  # no e0 frames: keep the foundation model's own E0s
+            e0_source = "foundation"
         work = out_dir / "mace_train"
         work.mkdir(parents=True, exist_ok=True)
         write(work / "train.extxyz", [mace_frame(f, i) for i, f in enumerate(sets.fit)])
         write(work / "valid.extxyz", [mace_frame(f, i) for i, f in enumerate(sets.valid)])
-        e0_arg = "average" if e0 is None else repr({atomic_numbers[k]: v for k, v in e0.items()})
+        e0_arg = e0_source if e0 is None else repr({atomic_numbers[k]: v for k, v in e0.items()})
         args = [
             "--name=mace", f"--seed={seed}", "--work_dir=.", "--model_dir=.",
             "--train_file=train.extxyz", "--valid_file=valid.extxyz",
@@ -311,18 +348,31 @@ class MaceBackend(Backend):
         for duplicate in work.glob("*.model"):
             duplicate.unlink()
         meta = {
-            "r_max": float(hyper["r_max"]),
+            **foundation,
+            "r_max": mace_model_info(model_path)["cutoff"],
             "e0": e0,
             "e0_source": e0_source,
             "mace_run_train_args": args,
         }
         return Fit(model_path, meta)
 
+    def recognises(self, path: Path) -> bool:
+        """A torch.save zip whose pickle holds mace modules (not TorchScript)."""
+        names = common.zip_names(path)
+        pickles = [n for n in names if n.endswith("/data.pkl")]
+        if not pickles or any("/code/" in n for n in names):
+            return False
+        return b"mace.modules" in common.zip_member(path, pickles[0])
+
     def check_model(self, path: Path) -> Path:
-        return mace_calculator(path).model
+        mace_model_info(path)  # loads the model once per file version: a readable MACE model
+        return Path(path).resolve()
+
+    def model_info(self, path: Path) -> dict[str, Any]:
+        return mace_model_info(path)
 
     def export(self, model: TrainedModel) -> Path:
-        """``mace.model-lammps.pt`` next to the model (made once, checked every time)."""
+        """``<model>-lammps.pt`` (see :func:`export_lammps_model`; made once, checked always)."""
         return export_lammps_model(model.path)
 
     def pair_spec(self, model: TrainedModel) -> PairSpec:

@@ -18,8 +18,10 @@ from rich.progress import (
 )
 
 from xfer.chem.molecules import parse_mix
+from xfer.cli.options import D3FunctionalOption, DispersionOption
 from xfer.errors import InputError, validation_message
 from xfer.lammps.checkpoint import DEFAULT_EVERY
+from xfer.lammps.dispersion import parse_dispersion
 
 
 def _settings(**kwargs):
@@ -49,7 +51,8 @@ def md(
     out: Annotated[Path, typer.Option("--out", help="Run directory to write.")],
     potential: Annotated[str, typer.Option(help="opls, or ml with --model")] = "opls",
     model: Annotated[
-        Path | None, typer.Option(help="Trained model (file or seed dir) for --potential ml")
+        Path | None,
+        typer.Option(help="Model for --potential ml: seed dir or a model file of any backend"),
     ] = None,
     mix: Annotated[str | None, typer.Option(help="Molecules, e.g. EC:16,EMC:32")] = None,
     mix_vv: Annotated[
@@ -99,6 +102,8 @@ def md(
         typer.Option(help="cpu, cuda or auto: where pair mace runs its model (deepmd picks "
                           "a visible GPU itself; OPLS and GAP run on the CPU)"),
     ] = "auto",
+    dispersion: DispersionOption = None,
+    d3_functional: D3FunctionalOption = None,
     force: Annotated[
         bool,
         typer.Option(help="Rerun or replace a finished run; lift the size and length limits"),
@@ -114,6 +119,9 @@ def md(
     elif (potential == "ml") != (model is not None):
         raise InputError("--model goes with --potential ml (and ml needs a --model)")
     counts, density = _mixture(mix, mix_vv, molecules, density)
+    d3 = parse_dispersion(dispersion, d3_functional)
+    if d3 is not None and (committee or model is None):
+        raise InputError("--dispersion goes with --model (not with --committee or opls)")
     pair, spec = None, None
     if committee:
         from xfer.backends.committee_pair import committee_spec
@@ -127,7 +135,7 @@ def md(
         from xfer.training import export_model
 
         with Console().status(f"exporting {model} for LAMMPS"):
-            _, pair = export_model(model)
+            _, pair = export_model(model, d3)
     settings = _settings(
         committee=spec, max_force_deviation=max_force_deviation, deviation_every=deviation_every,
         potential=potential, pair=pair, mix=counts, density=density,

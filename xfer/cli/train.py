@@ -11,6 +11,7 @@ from rich.console import Console
 from rich.table import Table
 
 from xfer.backends.base import available_backends, preset_names
+from xfer.cli.options import D3FunctionalOption, DispersionOption
 from xfer.errors import InputError
 
 models_app = typer.Typer(help="Inspect trained models.", no_args_is_help=True)
@@ -83,26 +84,36 @@ def train(
 
 
 def export(
-    model: Annotated[Path, typer.Argument(help="model file or its seed directory")],
+    model: Annotated[
+        Path, typer.Argument(help="model file (any registered format) or its seed directory")
+    ],
+    dispersion: DispersionOption = None,
+    d3_functional: D3FunctionalOption = None,
 ) -> None:
-    """Export a trained model for LAMMPS and print its pair-style lines."""
+    """Export a model for LAMMPS and print its pair-style lines."""
     from xfer import training
+    from xfer.lammps.dispersion import parse_dispersion
 
+    d3 = parse_dispersion(dispersion, d3_functional)
     console = Console()
     with console.status(f"exporting {model} for LAMMPS"):
-        path, spec = training.export_model(model)
+        path, spec = training.export_model(model, d3)
     console.print(f"exported: {path}", highlight=False, soft_wrap=True)
     console.print(f"pair_style {spec.pair_style}", highlight=False, soft_wrap=True)
     console.print(f"pair_coeff {spec.pair_coeff}", highlight=False, soft_wrap=True)
+    for line in spec.extra_commands:
+        console.print(line, highlight=False, soft_wrap=True)
     if spec.plugin:
         console.print(f"plugin: {spec.plugin}", highlight=False)
 
 
 @models_app.command("list")
 def list_models(
-    root: Annotated[Path, typer.Argument(help="models root")] = Path("models"),
+    root: Annotated[
+        Path, typer.Argument(help="models root (xfer-trained and users' model files) or a file")
+    ] = Path("models"),
 ) -> None:
-    """Table of trained models: arch, recipe, seed, validation errors, path."""
+    """Table of models: arch, recipe, seed, validation errors, path."""
     from xfer import training
 
     models = training.find_models(root)
@@ -120,7 +131,7 @@ def _print_table(models: list, title: str) -> None:
         values = [errors.get(key) for key in ERROR_KEYS]
         table.add_row(
             model.arch,
-            str(model.meta.get("recipe", "-")),
+            str(model.meta.get("recipe", "user" if model.meta.get("source") == "user" else "-")),
             str(model.meta.get("seed", "-")),
             *("-" if v is None else f"{v:.1f}" for v in values),
             str(model.path),

@@ -22,7 +22,7 @@ from xfer.atomic import write_json
 from xfer.chem.molecules import get_molecule
 from xfer.data.config import BuildConfig, VsConfig
 from xfer.data.e0 import isolated_atoms
-from xfer.data.frames import FRAME_ID
+from xfer.data.frames import CONFIG_TYPE, FRAME_ID
 from xfer.data.importer import import_frames
 from xfer.data.labelling import label_frames
 from xfer.data.opls_frames import OplsRun, opls_frames
@@ -50,6 +50,8 @@ def _check_config(work: Path, config: BuildConfig) -> None:
     """Refuse to resume a directory that was started with different generation settings."""
     stored = work / "config.json"
     current = config.model_dump(mode="json", by_alias=True, exclude={"labelling"})
+    if stored.exists() and not _holds_work(work):  # a build that stopped before any work
+        stored.unlink()
     if stored.exists():
         fix = f"delete {stored} (the build then starts over) or use another --out"
         if read_json(stored, fix) != current:
@@ -59,6 +61,11 @@ def _check_config(work: Path, config: BuildConfig) -> None:
             )
         return
     write_json(stored, current)
+
+
+def _holds_work(work: Path) -> bool:
+    """True once a build generated or labelled anything in ``work`` (worth resuming)."""
+    return any(p.name != "config.json" and not p.name.startswith(".") for p in work.iterdir())
 
 
 def _stage(work: Path, tag: str, generate: Callable[[], list[Atoms]]) -> list[Atoms]:
@@ -136,7 +143,9 @@ def preflight(config: BuildConfig, out: Path | None) -> dict[str, list[Atoms]]:
         calculator_class(config.reference.calculator)
     imported: dict[str, list[Atoms]] = {}
     for item in config.imports:
-        frames = import_frames(item.path, item.key_map, item.tag, item.composition, item.method)
+        frames = import_frames(
+            item.path, item.key_map, item.tag, item.composition, item.method, item.config_types
+        )
         extra = sorted({s for f in frames for s in f.get_chemical_symbols()} - elements)
         if elements and extra:
             raise InputError(
@@ -144,7 +153,8 @@ def preflight(config: BuildConfig, out: Path | None) -> dict[str, list[Atoms]]:
                 f"dataset (elements: {', '.join(sorted(elements))}); add them to [e0] elements "
                 "or remove those frames"
             )
-        imported.setdefault(item.tag, []).extend(frames)
+        for frame in frames:
+            imported.setdefault(frame.info[CONFIG_TYPE], []).append(frame)
     return imported
 
 
@@ -163,12 +173,15 @@ def build_dataset(
     """
     out = Path(out)
     imported = preflight(config, out)
-    fresh = not out.exists()
+    existed = out.exists()
+    fresh = not existed or not any(out.iterdir())
     try:
         return _build(config, out, imported, workers, retry_failed, progress)
     except XferError:
-        if fresh:
+        if fresh:  # back to how it was, so the corrected config starts clean there
             shutil.rmtree(out, ignore_errors=True)
+            if existed:
+                out.mkdir()
         raise
 
 

@@ -86,9 +86,14 @@ class E0Config(_Model):
 
 
 class ImportConfig(_Model):
+    """One labelled extxyz file of someone else's (see :mod:`xfer.data.importer`)."""
+
     path: Path
     key_map: str | dict[str, str] = "ase"
     tag: str = "imported"
+    config_types: dict[str, str] = Field(
+        default_factory=dict, description="the file's config_type values -> xfer tags"
+    )
     composition: str | None = None
     method: str | None = None
 

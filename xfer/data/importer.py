@@ -1,10 +1,17 @@
 """Import labelled extxyz files that use other key names, via a key map.
 
 A key map names the file's keys for ``energy``, ``forces`` and optionally ``stress`` or
-``virial``; built-in maps cover common conventions. Keys ASE moves into a calculator on
-reading (``energy``, ``forces``, ``stress``, ...) are found there too. Frames with a missing
-label, a non-finite value, wrong shapes or a zero-size periodic cell are all reported in one
-error naming the file and frame indices.
+``virial``, and where the file has them its frame kind (``config_type``), per-atom
+molecule ids (``mol_id``, e.g. ``molID``) and composition label (``composition``, e.g.
+``Comp``); built-in maps cover common conventions. Keys ASE moves into a calculator on
+reading (``energy``, ``forces``, ``stress``, ...) are found there too.
+
+Tags: a frame's own kind can be routed to xfer tags (``config_types``, e.g.
+``{IsolatedAtom = "e0", bulk = "opls"}``); other frames get the import's ``tag``, except
+single-atom frames, which are isolated-atom references (``e0``) unless routed elsewhere.
+Public sets often store isolated atoms without forces: a single atom's forces are zero,
+so they are accepted as such. Frames with a missing label, a non-finite value, wrong shapes
+or a zero-size periodic cell are all reported in one error naming the file and frames.
 """
 
 from __future__ import annotations
@@ -28,7 +35,10 @@ KEY_MAPS: dict[str, dict[str, str]] = {
     "xtb": {"energy": "energy_xtb", "forces": "forces_xtb", "stress": "stress_xtb"},
     "dft": {"energy": "DFT_energy", "forces": "DFT_forces", "virial": "DFT_virial"},
 }
-MAP_FIELDS = ("energy", "forces", "stress", "virial")
+LABEL_FIELDS = ("energy", "forces", "stress", "virial")
+META_FIELDS = ("config_type", "mol_id", "composition")  # the file's own tags and molecules
+MAP_FIELDS = (*LABEL_FIELDS, *META_FIELDS)
+E0_TAG = "e0"
 MAX_LISTED = 20
 
 
@@ -45,7 +55,8 @@ def resolve_key_map(key_map: str | dict[str, str]) -> dict[str, str]:
     if unknown or "energy" not in key_map or "forces" not in key_map:
         raise InputError(
             f"bad key map {key_map}: needs 'energy' and 'forces', may have 'stress' or "
-            f"'virial'{'; unknown fields: ' + ', '.join(unknown) if unknown else ''}"
+            f"'virial' and {', '.join(map(repr, META_FIELDS))}"
+            f"{'; unknown fields: ' + ', '.join(unknown) if unknown else ''}"
         )
     if "stress" in key_map and "virial" in key_map:
         raise InputError("a key map gives either 'stress' or 'virial', not both")
@@ -82,6 +93,8 @@ def frame_labels(atoms: Atoms, key_map: dict[str, str]) -> Labels:
     forces = _lookup(atoms, key_map["forces"])
     if energy is None:
         raise ValueError(f"missing energy {key_map['energy']!r}")
+    if forces is None and len(atoms) == 1:
+        forces = np.zeros((1, 3))  # an isolated atom feels no force (public sets omit them)
     if forces is None:
         raise ValueError(f"missing forces {key_map['forces']!r}")
     try:
@@ -111,16 +124,41 @@ def frame_labels(atoms: Atoms, key_map: dict[str, str]) -> Labels:
     return Labels(energy, forces, stress)
 
 
+def frame_tag(atoms: Atoms, key_map: dict[str, str], tag: str, config_types: dict[str, str]) -> str:
+    """The xfer tag of one imported frame: its own kind routed by ``config_types``, else
+    ``e0`` for a single atom, else the import's ``tag``."""
+    own = _lookup(atoms, key_map["config_type"]) if "config_type" in key_map else None
+    if own is not None and str(own) in config_types:
+        return config_types[str(own)]
+    return E0_TAG if len(atoms) == 1 else tag
+
+
+def _mol_ids(atoms: Atoms, key_map: dict[str, str]) -> np.ndarray | None:
+    """Per-atom molecule ids (1-based, as xfer's systems) from the file's key, if any."""
+    key = key_map.get("mol_id", "mol_id")
+    value = atoms.arrays.get(key)
+    if value is None:
+        if "mol_id" in key_map:
+            raise ValueError(f"missing molecule ids {key!r}")
+        return None
+    ids = np.asarray(value).astype(int).ravel()
+    if ids.shape != (len(atoms),):
+        raise ValueError(f"molecule ids {key!r} have shape {np.shape(value)}")
+    return ids - ids.min() + 1
+
+
 def import_frames(
     path: Path,
     key_map: str | dict[str, str],
     tag: str,
     composition: str | None = None,
     method: str | None = None,
+    config_types: dict[str, str] | None = None,
 ) -> list[Atoms]:
-    """Frames of ``path`` with REF_* labels, tagged ``tag``; all bad frames in one error."""
+    """Frames of ``path`` with REF_* labels and xfer tags; all bad frames in one error."""
     path = Path(path)
     mapping = resolve_key_map(key_map)
+    routes = dict(config_types or {})
     raw = read_frames(path)
     if not raw:
         raise InputError(f"{path}: no frames")
@@ -129,16 +167,26 @@ def import_frames(
     for index, atoms in enumerate(raw):
         try:
             labels = frame_labels(atoms, mapping)
+            mol_ids = _mol_ids(atoms, mapping)
         except ValueError as exc:
             bad.append(f"frame {index}: {exc}")
             continue
         clean = Atoms(atoms.numbers, positions=atoms.positions, cell=atoms.cell, pbc=atoms.pbc)
-        if "mol_id" in atoms.arrays:
-            clean.arrays["mol_id"] = atoms.arrays["mol_id"].copy()
+        if mol_ids is not None:
+            clean.arrays["mol_id"] = mol_ids
         apply_labels(clean, labels, method or f"imported:{path.name}")
-        comp = composition or atoms.info.get(COMPOSITION) or composition_of(clean)
-        fid = atoms.info.get(FRAME_ID) or f"{tag}-{path.stem}-{index:05d}"
-        out.append(tag_frame(clean, tag, str(comp), str(fid), source=path.name, source_index=index))
+        frame_kind = frame_tag(atoms, mapping, tag, routes)
+        own_comp = _lookup(atoms, mapping["composition"]) if "composition" in mapping else None
+        comp = composition or own_comp or atoms.info.get(COMPOSITION) or composition_of(clean)
+        if frame_kind == E0_TAG:
+            if len(clean) != 1:
+                bad.append(f"frame {index}: routed to e0 but holds {len(clean)} atoms")
+                continue
+            comp = clean.get_chemical_symbols()[0]  # e0 frames are named by their element
+        fid = atoms.info.get(FRAME_ID) or f"{frame_kind}-{path.stem}-{index:05d}"
+        out.append(
+            tag_frame(clean, frame_kind, str(comp), str(fid), source=path.name, source_index=index)
+        )
     if bad:
         listed = "; ".join(bad[:MAX_LISTED])
         more = f"; ... {len(bad) - MAX_LISTED} more" if len(bad) > MAX_LISTED else ""

@@ -171,7 +171,12 @@ def apply_recipe(
     for sel in recipe.select:
         matching = [f for f in frames if _matches(f, sel)]
         if not matching and not sel.optional:
-            raise InputError(f"recipe {recipe.name}: {_describe(sel)} (mark it optional = true)")
+            present = ", ".join(sorted({str(f.info.get(CONFIG_TYPE)) for f in frames}))
+            raise InputError(
+                f"recipe {recipe.name}: {_describe(sel)} (its tags: {present}); map an "
+                "imported file's kinds to tags with config_types in [[import]], or mark the "
+                "part optional = true"
+            )
         pool = [f for f in matching if f.info[FRAME_ID] not in taken]
         if sel.pick == "lowest_energy":
             pool.sort(key=lambda f: (f.info.get(ENERGY_KEY, float("inf")), f.info[FRAME_ID]))
