@@ -8,9 +8,10 @@ the working directory)::
                  path = "<existing dataset dir>"; valid_fraction, split_seed
     [recipes.NAME]                      user recipes (same form as ``xfer dataset recipe``)
     [training]   recipes = [...], committee = N (seeds 0..N-1) or seeds = [...]
-    [training.architectures.ARCH]       preset (one the backend declares), hyper = {...}
+    [training.architectures.ARCH]       preset (one the backend declares), hyper = {...},
+                                        recipes (a subset of training.recipes; default all)
     [md]         mix, temperature, time_ps, timestep_fs, seed, halts, output strides
-    [md.npt]     pressure, density (packing), density_range (halt)
+    [md.npt]     pressure, density (packing), density_range (halt), pdamp_fs (barostat)
     [md.nvt]     density (fixed)
     [analysis]   AnalysisSettings (full_length_ps defaults to md.time_ps)
     [reference]  arch + recipe (a committee of this campaign) | potential = "opls", members
@@ -75,6 +76,9 @@ class DatasetSource(_Model):
 class Architecture(_Model):
     preset: str = Field("tiny", description="a preset the architecture's backend declares")
     hyper: dict[str, Any] = Field(default_factory=dict, description="backend hyperparameters")
+    recipes: list[str] | None = Field(
+        None, description="train only these of training.recipes (e.g. a reference on Full)"
+    )
 
 
 class Training(_Model):
@@ -102,6 +106,9 @@ class NptRun(_Model):
     pressure: float = Field(1.0, description="atm")
     density: float = Field(1.1, gt=0, description="g/cm3 of the packed start box")
     density_range: tuple[float, float] | None = Field((0.2, 2.0), description="halt (g/cm3)")
+    pdamp_fs: float | None = Field(
+        None, gt=0, description="barostat damping time (fs); default that of xfer md"
+    )
 
 
 class NvtRun(_Model):
@@ -193,6 +200,14 @@ class Campaign(_Model):
                     ("training", "recipes", k),
                     f"unknown recipe {name!r}; allowed: {', '.join(allowed)}",
                 )
+        for arch, settings in self.training.architectures.items():
+            for k, name in enumerate(settings.recipes or []):
+                if name not in self.training.recipes:
+                    raise _FieldError(
+                        ("training", "architectures", arch, "recipes", k),
+                        f"{name!r} is not in training.recipes; allowed: "
+                        + ", ".join(self.training.recipes),
+                    )
         for name, body in self.recipes.items():
             try:
                 Recipe(name=name, **body)
@@ -219,11 +234,12 @@ class Campaign(_Model):
                     f"{ref.arch!r} is not trained here; allowed: "
                     + ", ".join(self.training.architectures),
                 )
-            if ref.recipe not in self.training.recipes:
+            trained = self.recipes_of(ref.arch)
+            if ref.recipe not in trained:
                 raise _FieldError(
                     ("reference", "recipe"),
-                    f"{ref.recipe!r} is not trained here; allowed: "
-                    + ", ".join(self.training.recipes),
+                    f"{ref.recipe!r} is not trained here for {ref.arch}; allowed: "
+                    + ", ".join(trained),
                 )
             if len(self.training.seed_list) < 2:
                 raise _FieldError(
@@ -246,6 +262,11 @@ class Campaign(_Model):
                     ("active_learning", "start_recipes", k),
                     f"unknown recipe {name!r}; allowed: {', '.join(recipes)}",
                 )
+
+    def recipes_of(self, arch: str) -> list[str]:
+        """The recipes ``arch`` is trained on, in training.recipes order."""
+        only = self.training.architectures[arch].recipes
+        return [name for name in self.training.recipes if only is None or name in only]
 
     @property
     def al_architectures(self) -> list[str]:

@@ -103,11 +103,14 @@ def _md_settings(campaign: Campaign, ensemble: str, potential: str, seed: int) -
     }
     if ensemble == "npt":
         dr = md.npt.density_range
-        return common | {
+        npt = {
             "pressure": md.npt.pressure,
             "density": md.npt.density,
             "density_range": list(dr) if dr else None,
         }
+        if md.npt.pdamp_fs is not None:  # only when set: unset keeps older task keys
+            npt["pdamp_fs"] = md.npt.pdamp_fs
+        return common | npt
     return common | {"density": md.nvt.density, "density_range": None}
 
 
@@ -127,7 +130,7 @@ def build_plan(campaign: Campaign) -> Plan:
         plan.recipes[name] = plan.add(Task("recipe", f"recipe {name}", spec, deps))
     analysis = campaign.analysis_settings.model_dump(mode="json")
     for arch, settings in campaign.training.architectures.items():
-        for name in campaign.training.recipes:
+        for name in campaign.recipes_of(arch):
             for seed in campaign.training.seed_list:
                 member = Member(arch, name, seed)
                 plan.members.append(member)
