@@ -3,7 +3,12 @@
 import numpy as np
 import pytest
 
-from xfer.analysis.blocking import blocking_curve, detect_equilibration, statistical_inefficiency
+from xfer.analysis.blocking import (
+    block_means,
+    blocking_curve,
+    detect_equilibration,
+    statistical_inefficiency,
+)
 from xfer.analysis.results import NotComputable
 
 
@@ -53,3 +58,14 @@ def test_detect_equilibration_cuts_the_start_up_transient():
     assert eq.n_effective == pytest.approx((6000 - eq.t0) / eq.g)
     stationary = detect_equilibration(1.0 + _ar1(6000, 0.8, 0.01, seed=7))
     assert stationary.t0 < 600
+
+
+def test_block_means_scatter_like_the_correlated_error_of_their_length():
+    phi, size = 0.9, 400
+    x = _ar1(200 * size, phi, 1.0, seed=8)
+    means = block_means(x, size)
+    assert len(means) == 200 and means[0] == pytest.approx(x[:size].mean())
+    assert means.std(ddof=1) == pytest.approx(np.sqrt((1 + phi) / (1 - phi) / size), rel=0.2)
+    assert len(block_means(x[:1000], 400)) == 2  # the rest is dropped
+    with pytest.raises(NotComputable):
+        block_means(x[:10], 400)

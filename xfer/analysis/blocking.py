@@ -10,6 +10,8 @@ Three views of one question, how many independent samples a series holds:
   timeseries module); the correlation time is (g - 1) / 2 samples.
 - :func:`detect_equilibration`: the start-up cut t0 that maximises the number of
   uncorrelated samples (N - t0) / g(t0) (Chodera, J. Chem. Theory Comput. 12, 1799 (2016)).
+- :func:`block_means`: means of consecutive windows, whose spread is the error of the mean
+  of one run of the window's length.
 """
 
 from __future__ import annotations
@@ -86,3 +88,16 @@ def detect_equilibration(values: np.ndarray, n_candidates: int = 200) -> Equilib
             best = Equilibration(int(t0), g, float(n_eff))
     assert best is not None
     return best
+
+
+def block_means(values: np.ndarray, size: int) -> np.ndarray:
+    """Means of the consecutive, non-overlapping blocks of ``size`` samples (rest dropped).
+
+    Their spread is how far the mean of one run of that length scatters around the mean
+    of a long one: the error a run of ``size`` samples makes.
+    """
+    x = np.asarray(values, dtype=float)
+    if size < 1 or len(x) < size:
+        raise NotComputable(f"{len(x)} samples hold no block of {size}")
+    n = len(x) // size
+    return x[: n * size].reshape(n, size).mean(axis=1)
