@@ -131,21 +131,22 @@ def test_bundled_profiles_make_parsl_configs(tmp_path):
     assert gpu.available_accelerators
 
 
-def test_architecture_recipe_subset_and_barostat_damping_shape_the_plan():
+def test_architecture_recipe_subset_barostat_damping_and_minimization_shape_the_plan():
     data = _paper()
     full = build_plan(parse_campaign(copy.deepcopy(data), EXAMPLES / "paper.toml"))
     data["training"]["architectures"]["gap"]["recipes"] = ["Full"]
     data["md"]["npt"]["pdamp_fs"] = 500.0
+    data["md"]["minimize_steps"] = 200
     plan = build_plan(parse_campaign(data, EXAMPLES / "paper.toml"))
     assert {m.recipe for m in plan.members if m.arch == "gap"} == {"Full"}
     assert len(plan.train) == len(full.train) - 5 * 5  # 5 other recipes x 5 seeds
     assert [m.name for m in plan.reference] == [f"gap/Full/seed{k}" for k in range(5)]
     runs = {e: t.spec["settings"] for (m, e), t in plan.md.items() if m.name == "mace/OPLS/seed0"}
     assert runs["npt"]["pdamp_fs"] == 500.0 and "pdamp_fs" not in runs["nvt"]
-    # unset damping adds no key: plans of older campaign files keep their task keys
-    assert all("pdamp_fs" not in t.spec["settings"] for t in full.md.values())
-    nvt = [(k, t.key) for k, t in plan.md.items() if k[1] == "nvt"]
-    assert all(full.md[k].key == key for k, key in nvt)
+    assert runs["npt"]["minimize_steps"] == runs["nvt"]["minimize_steps"] == 200
+    # unset options add no key: plans of older campaign files keep their task keys
+    for key in ("pdamp_fs", "minimize_steps"):
+        assert all(key not in t.spec["settings"] for t in full.md.values())
 
 
 def test_keys_follow_inputs_and_dependencies():

@@ -10,7 +10,8 @@ the working directory)::
     [training]   recipes = [...], committee = N (seeds 0..N-1) or seeds = [...]
     [training.architectures.ARCH]       preset (one the backend declares), hyper = {...},
                                         recipes (a subset of training.recipes; default all)
-    [md]         mix, temperature, time_ps, timestep_fs, seed, halts, output strides
+    [md]         mix, temperature, time_ps, timestep_fs, seed, halts, output strides,
+                 minimize_steps (relax the packed box before MD)
     [md.npt]     pressure, density (packing), density_range (halt), pdamp_fs (barostat)
     [md.nvt]     density (fixed)
     [analysis]   AnalysisSettings (full_length_ps defaults to md.time_ps)
@@ -123,6 +124,9 @@ class ValidationMD(_Model):
     seed: int = Field(1, ge=1, description="packing and velocity seed")
     bond_stretch_max: float = Field(0.5, gt=0, description="halt: bond longer than r0 + this (A)")
     check_every: int = Field(10, ge=1, description="steps between halt checks")
+    minimize_steps: int = Field(
+        0, ge=0, description="conjugate-gradient steps on the packed box before MD (0: none)"
+    )
     thermo_every: int = Field(10, ge=1)
     dump_every: int = Field(100, ge=1)
     npt: NptRun = Field(default_factory=NptRun)

@@ -101,6 +101,8 @@ def _md_settings(campaign: Campaign, ensemble: str, potential: str, seed: int) -
         "check_every": md.check_every,
         "bond_stretch_max": md.bond_stretch_max,
     }
+    if md.minimize_steps:  # only when set: unset keeps older task keys
+        common["minimize_steps"] = md.minimize_steps
     if ensemble == "npt":
         dr = md.npt.density_range
         npt = {
