@@ -123,7 +123,8 @@ def npt_statistics(run_dir: Path) -> dict:
         windows.append({"window_ps": length, "n_windows": len(means),
                         "std_of_means": float(means.std(ddof=1)),
                         "mean_kl_to_whole": float(np.mean(kls))})
-    result = read_json(run_dir / "result.json") if (run_dir / "result.json").exists() else None
+    path = run_dir / "result.json"
+    result = read_json(path, "rerun the benchmark") if path.exists() else None
     return {
         "complete": result is not None, "halted": bool(result and result["halted"]),
         "time_ps": float(t[-1]), "sample_dt_ps": dt,

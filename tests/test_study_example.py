@@ -19,3 +19,7 @@ def test_study_plans_five_recipes_three_seeds_and_a_gap_full_reference():
     settings = npt.spec["settings"]
     assert settings["mix"] == {"EC": 4, "EMC": 8} and settings["temperature"] == 500.0
     assert plan.campaign.md.time_ps >= 1.0
+    # docs/study/conditions.md: a minimised start and a 0.5 ps barostat
+    assert settings["minimize_steps"] > 0 and settings["pdamp_fs"] == 500.0
+    nvt = next(t for (m, e), t in plan.md.items() if e == "nvt").spec["settings"]
+    assert nvt["minimize_steps"] == settings["minimize_steps"] and "pdamp_fs" not in nvt
