@@ -178,6 +178,17 @@ def _fmt(value) -> str:
     return f"{value:.6g}" if isinstance(value, float) else str(value)
 
 
+def series(root: Path, npt: dict[str, dict], every_ps: float = 0.1) -> list[dict]:
+    """The density series of every NPT case every ``every_ps`` (the figure's top left)."""
+    rows = []
+    for name in npt:
+        th = _thermo(root / name)
+        stride = max(1, int(round(every_ps / (th["time_ps"][1] - th["time_ps"][0]))))
+        rows += [{"case": name, "time_ps": float(t), "density": float(r)}
+                 for t, r in zip(th["time_ps"][::stride], th["density"][::stride], strict=True)]
+    return rows
+
+
 def figure(target: Path, root: Path, npt: dict[str, dict], nvt: list[dict]) -> None:
     """Density vs time, blocking curves, run-length error and D vs MSD block length."""
     fig = Figure(figsize=(11, 8))
@@ -192,7 +203,7 @@ def figure(target: Path, root: Path, npt: dict[str, dict], nvt: list[dict]) -> N
         w = stats["windows"]
         ax[1, 0].plot([r["window_ps"] for r in w], [r["std_of_means"] for r in w], "o-",
                       label=name)
-    ax[0, 0].set(xlabel="t (ps)", ylabel="density (g/cm3)",
+    ax[0, 0].set(xlabel="t (ps)", ylabel="density (g/cm3)", xlim=(0, 20),
                  title="OPLS-AA NPT 500 K, 1 atm from 1.1 g/cm3 (dotted: cut)")
     ax[0, 0].legend(fontsize=7)
     ax[0, 1].set(xscale="log", xlabel="block length (ps)", ylabel="SEM of mean density",
@@ -236,6 +247,7 @@ def analyse(root: Path, cases: list[Case], out: Path) -> dict:
     _csv(out / "density_equilibration_blocking.csv",
          [{"case": n, **b} for n, s in npt.items() for b in s["blocking"]])
     _csv(out / "density_equilibration_D.csv", nvt)
+    _csv(out / "density_equilibration_series.csv", series(root, npt))
     figure(out / "density_equilibration.png", root, npt, nvt)
     return report
 
