@@ -82,6 +82,11 @@ def test_mini_example_validates_and_stays_small():
          ["md.mix", "XYZ", "allowed: DEC, DMC, EC, EMC, PC, VC"]),
         (lambda d: d["md"]["npt"].update(density=-1.0),
          ["md.npt.density", "greater than 0"]),
+        (lambda d: d["training"]["architectures"]["gap"].update(recipes=["Full", "Nope"]),
+         ["training.architectures.gap.recipes.1", "'Nope'", "allowed: OPLS, OPLS+SM"]),
+        (lambda d: d["training"]["architectures"]["gap"].update(recipes=["OPLS"]),
+         ["reference.recipe", "'Full' is not trained here for gap", "allowed: OPLS"]),
+        (lambda d: d["md"]["npt"].update(pdamp_fs=0.0), ["md.npt.pdamp_fs", "greater than 0"]),
         (lambda d: d["reference"].update(arch="schnet"),
          ["reference.arch", "allowed: mace, deepmd, gap"]),
         (lambda d: d["analysis"].update(full_length_ps=5.0),
@@ -125,6 +130,24 @@ def test_bundled_profiles_make_parsl_configs(tmp_path):
     assert cpu.label == "cpu" and not cpu.available_accelerators
     gpu = next(e for e in load_profile("pbs", tmp_path / "d").executors if e.label == "gpu")
     assert gpu.available_accelerators
+
+
+def test_architecture_recipe_subset_barostat_damping_and_minimization_shape_the_plan():
+    data = _paper()
+    full = build_plan(parse_campaign(copy.deepcopy(data), EXAMPLES / "paper.toml"))
+    data["training"]["architectures"]["gap"]["recipes"] = ["Full"]
+    data["md"]["npt"]["pdamp_fs"] = 500.0
+    data["md"]["minimize_steps"] = 200
+    plan = build_plan(parse_campaign(data, EXAMPLES / "paper.toml"))
+    assert {m.recipe for m in plan.members if m.arch == "gap"} == {"Full"}
+    assert len(plan.train) == len(full.train) - 5 * 5  # 5 other recipes x 5 seeds
+    assert [m.name for m in plan.reference] == [f"gap/Full/seed{k}" for k in range(5)]
+    runs = {e: t.spec["settings"] for (m, e), t in plan.md.items() if m.name == "mace/OPLS/seed0"}
+    assert runs["npt"]["pdamp_fs"] == 500.0 and "pdamp_fs" not in runs["nvt"]
+    assert runs["npt"]["minimize_steps"] == runs["nvt"]["minimize_steps"] == 200
+    # unset options add no key: plans of older campaign files keep their task keys
+    for key in ("pdamp_fs", "minimize_steps"):
+        assert all(key not in t.spec["settings"] for t in full.md.values())
 
 
 def test_keys_follow_inputs_and_dependencies():

@@ -94,6 +94,24 @@ def test_expanding_box_halts_on_density(tmp_path):
     assert 0 < result["t_stab_ps"] < 1.0
 
 
+def test_minimization_relaxes_the_packed_box_before_the_halts_watch(tmp_path):
+    # the start density is outside the halt range: the halt must fire in MD, not inside
+    # minimize (there a soft halt ended the minimization as "walltime limit reached" and
+    # the run after it failed with "Energy was not tallied")
+    result = run_md(short(minimize_steps=30, density_range=(1.2, 2.0)), tmp_path / "run")
+    assert result["halted"] and result["halt_reason"] == "density"
+    assert result["n_steps_done"] == 10  # the first check of the MD run
+    log = (tmp_path / "run" / "log.lammps").read_text()
+    assert "Stopping criterion = max iterations" in log
+    assert "walltime limit reached" not in log
+    plain = run_md(short(time_ps=0.005), tmp_path / "plain")
+    relaxed = np.genfromtxt(tmp_path / "run" / "thermo.csv", delimiter=",", names=True)
+    packed = np.genfromtxt(tmp_path / "plain" / "thermo.csv", delimiter=",", names=True)
+    assert plain["n_steps_done"] == 10
+    assert relaxed["press"][0] < 0.5 * packed["press"][0]  # packmol contacts relaxed
+    assert relaxed["pe"][0] < packed["pe"][0]
+
+
 @pytest.mark.parametrize("seed", [11, 12, 13])
 def test_stable_runs_never_halt_falsely(tmp_path, seed):
     result = run_md(short(seed=seed, density=1.1, check_every=1), tmp_path / "run")

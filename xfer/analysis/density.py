@@ -3,15 +3,16 @@
 The histogram lives on the fixed grid of :class:`~xfer.analysis.settings.DensityGrid` so
 every model compared shares it. Samples outside the grid are counted (``n_outside_grid``)
 and left out of the normalised histogram. The standard error of the mean accounts for
-correlation by blocking (Flyvbjerg & Petersen, J. Chem. Phys. 91, 461 (1989)): the series
-is halved into blocks repeatedly and the largest standard error among levels that still
-have at least ``density_min_blocks`` blocks is reported.
+correlation by blocking (:func:`xfer.analysis.blocking.blocking_curve`): the largest
+standard error among levels that still have at least ``density_min_blocks`` blocks is
+reported.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+from xfer.analysis.blocking import blocking_curve
 from xfer.analysis.results import DensityResult, NotComputable
 from xfer.analysis.settings import AnalysisSettings, DensityGrid
 
@@ -42,11 +43,8 @@ def blocked_sem(values: np.ndarray, min_blocks: int = 16) -> tuple[float, float]
         raise NotComputable(
             f"{len(x)} density samples are too few for block averaging ({2 * min_blocks} needed)"
         )
-    naive = x.std(ddof=1) / np.sqrt(len(x))
-    best = naive
-    while len(x) // 2 >= min_blocks:
-        x = 0.5 * (x[: len(x) // 2 * 2 : 2] + x[1 : len(x) // 2 * 2 : 2])
-        best = max(best, x.std(ddof=1) / np.sqrt(len(x)))
+    levels = blocking_curve(x, min_blocks)
+    naive, best = levels[0].sem, max(level.sem for level in levels)
     inefficiency = (best / naive) ** 2 if naive > 0 else 1.0
     return float(best), float(inefficiency)
 

@@ -8,9 +8,11 @@ the working directory)::
                  path = "<existing dataset dir>"; valid_fraction, split_seed
     [recipes.NAME]                      user recipes (same form as ``xfer dataset recipe``)
     [training]   recipes = [...], committee = N (seeds 0..N-1) or seeds = [...]
-    [training.architectures.ARCH]       preset (one the backend declares), hyper = {...}
-    [md]         mix, temperature, time_ps, timestep_fs, seed, halts, output strides
-    [md.npt]     pressure, density (packing), density_range (halt)
+    [training.architectures.ARCH]       preset (one the backend declares), hyper = {...},
+                                        recipes (a subset of training.recipes; default all)
+    [md]         mix, temperature, time_ps, timestep_fs, seed, halts, output strides,
+                 minimize_steps (relax the packed box before MD)
+    [md.npt]     pressure, density (packing), density_range (halt), pdamp_fs (barostat)
     [md.nvt]     density (fixed)
     [analysis]   AnalysisSettings (full_length_ps defaults to md.time_ps)
     [reference]  arch + recipe (a committee of this campaign) | potential = "opls", members
@@ -78,6 +80,9 @@ class DatasetSource(_Model):
 class Architecture(_Model):
     preset: str = Field("tiny", description="a preset the architecture's backend declares")
     hyper: dict[str, Any] = Field(default_factory=dict, description="backend hyperparameters")
+    recipes: list[str] | None = Field(
+        None, description="train only these of training.recipes (e.g. a reference on Full)"
+    )
 
 
 class Training(_Model):
@@ -105,6 +110,9 @@ class NptRun(_Model):
     pressure: float = Field(1.0, description="atm")
     density: float = Field(1.1, gt=0, description="g/cm3 of the packed start box")
     density_range: tuple[float, float] | None = Field((0.2, 2.0), description="halt (g/cm3)")
+    pdamp_fs: float | None = Field(
+        None, gt=0, description="barostat damping time (fs); default that of xfer md"
+    )
 
 
 class NvtRun(_Model):
@@ -119,6 +127,9 @@ class ValidationMD(_Model):
     seed: int = Field(1, ge=1, description="packing and velocity seed")
     bond_stretch_max: float = Field(0.5, gt=0, description="halt: bond longer than r0 + this (A)")
     check_every: int = Field(10, ge=1, description="steps between halt checks")
+    minimize_steps: int = Field(
+        0, ge=0, description="conjugate-gradient steps on the packed box before MD (0: none)"
+    )
     thermo_every: int = Field(10, ge=1)
     dump_every: int = Field(100, ge=1)
     npt: NptRun = Field(default_factory=NptRun)
@@ -198,6 +209,14 @@ class Campaign(_Model):
                     ("training", "recipes", k),
                     f"unknown recipe {name!r}; allowed: {', '.join(allowed)}",
                 )
+        for arch, settings in self.training.architectures.items():
+            for k, name in enumerate(settings.recipes or []):
+                if name not in self.training.recipes:
+                    raise _FieldError(
+                        ("training", "architectures", arch, "recipes", k),
+                        f"{name!r} is not in training.recipes; allowed: "
+                        + ", ".join(self.training.recipes),
+                    )
         for name, body in self.recipes.items():
             try:
                 Recipe(name=name, **body)
@@ -225,11 +244,12 @@ class Campaign(_Model):
                     f"{ref.arch!r} is not trained here; allowed: "
                     + ", ".join(self.training.architectures),
                 )
-            if ref.recipe not in self.training.recipes:
+            trained = self.recipes_of(ref.arch)
+            if ref.recipe not in trained:
                 raise _FieldError(
                     ("reference", "recipe"),
-                    f"{ref.recipe!r} is not trained here; allowed: "
-                    + ", ".join(self.training.recipes),
+                    f"{ref.recipe!r} is not trained here for {ref.arch}; allowed: "
+                    + ", ".join(trained),
                 )
             if len(self.training.seed_list) < 2:
                 raise _FieldError(
@@ -256,7 +276,12 @@ class Campaign(_Model):
     def member_names(self) -> list[str]:
         """``arch/recipe/seedK`` of every model this campaign trains."""
         t = self.training
-        return [f"{a}/{r}/seed{s}" for a in t.architectures for r in t.recipes for s in t.seed_list]
+        return [
+            f"{a}/{r}/seed{s}"
+            for a in t.architectures
+            for r in self.recipes_of(a)
+            for s in t.seed_list
+        ]
 
     def _check_models(self, known: list[str]) -> None:
         names = self.member_names()
@@ -283,6 +308,11 @@ class Campaign(_Model):
         assert self.diagnostics is not None
         chosen = self.diagnostics.selections()[diagnostic]
         return list(chosen) if chosen else self.member_names() + [m.name for m in self.models]
+
+    def recipes_of(self, arch: str) -> list[str]:
+        """The recipes ``arch`` is trained on, in training.recipes order."""
+        only = self.training.architectures[arch].recipes
+        return [name for name in self.training.recipes if only is None or name in only]
 
     @property
     def al_architectures(self) -> list[str]:

@@ -102,13 +102,18 @@ def md_settings(campaign: Campaign, ensemble: str, potential: str, seed: int) ->
         "check_every": md.check_every,
         "bond_stretch_max": md.bond_stretch_max,
     }
+    if md.minimize_steps:  # only when set: unset keeps older task keys
+        common["minimize_steps"] = md.minimize_steps
     if ensemble == "npt":
         dr = md.npt.density_range
-        return common | {
+        npt = {
             "pressure": md.npt.pressure,
             "density": md.npt.density,
             "density_range": list(dr) if dr else None,
         }
+        if md.npt.pdamp_fs is not None:  # only when set: unset keeps older task keys
+            npt["pdamp_fs"] = md.npt.pdamp_fs
+        return common | npt
     return common | {"density": md.nvt.density, "density_range": None}
 
 
@@ -128,7 +133,7 @@ def build_plan(campaign: Campaign) -> Plan:
         plan.recipes[name] = plan.add(Task("recipe", f"recipe {name}", spec, deps))
     analysis = campaign.analysis_settings.model_dump(mode="json")
     for arch, settings in campaign.training.architectures.items():
-        for name in campaign.training.recipes:
+        for name in campaign.recipes_of(arch):
             for seed in campaign.training.seed_list:
                 member = Member(arch, name, seed)
                 plan.members.append(member)

@@ -165,8 +165,8 @@ def render_markdown(
         lines += [f"Campaign file `{campaign.source.name}` (sha256 {digest}...).", ""]
     scored = len(data.models)
     lines += [
-        f"{len(plan.members)} models ({len(archs)} architectures x {len(recipes)} recipes x "
-        f"{len(campaign.training.seed_list)} seeds), {scored} with both runs analyzed. "
+        f"{len(plan.members)} models ({len(archs)} architectures on up to {len(recipes)} "
+        f"recipes x {len(campaign.training.seed_list)} seeds), {scored} with both runs analyzed. "
         f"Validation MD: {md.mix} at {md.temperature:g} K, {md.time_ps:g} ps per run "
         f"(timestep {md.timestep_fs:g} fs), NPT at {md.npt.pressure:g} atm, NVT at "
         f"{md.nvt.density:g} g/cm3.",
