@@ -235,8 +235,6 @@ def main() -> None:
     roots = committees(archs, {a: Path(p) for a, p in given.items()}, args.quick)
     sizes = [int(s) for s in args.sizes.split(",")]
     everies = [int(e) for e in args.every.split(",")]
-    out = RESULTS / "committee.json"
-    old = json.loads(out.read_text())["results"] if out.exists() else []
     records = []
     with tempfile.TemporaryDirectory() as tmp:
         for arch in archs:
@@ -252,6 +250,7 @@ def main() -> None:
                 record["measured"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
                 record["quick_training"] = args.quick and arch not in given
                 records.append(record)
+                save(records)  # after each record: an interrupted run keeps what it measured
                 print(
                     json.dumps(
                         {
@@ -265,18 +264,25 @@ def main() -> None:
                     ),
                     flush=True,
                 )
+
+
+def save(records: list[dict]) -> None:
+    """Merge ``records`` into committee.json (other architectures and sizes are kept)."""
+    out = RESULTS / "committee.json"
+    old = json.loads(out.read_text())["results"] if out.exists() else []
     measured = {(r["arch"], r["n_atoms"]) for r in records}
-    records += [r for r in old if (r["arch"], r["n_atoms"]) not in measured]
-    records.sort(key=lambda r: (r["arch"], r["n_atoms"]))
+    merged = records + [r for r in old if (r["arch"], r["n_atoms"]) not in measured]
+    merged.sort(key=lambda r: (r["arch"], r["n_atoms"]))
     write_json(out, {
         "benchmark": "committee deviation cost: s/step vs the driving model alone",
         "targets": {"every_10_ratio_to_single": 1.5, "every_1_ratio_to_separate_models": 1.1},
         "timestep_fs": TIMESTEP_FS,
-        "note": "tiny models (examples/dataset-small.toml, tiny preset), NVT 100 K; bond halt "
-                "off (1000 A) and uncertainty threshold 1e6 eV/A so that no run stops early; "
-                "one thread per variant process, 2 shared cores (load_average_1min per record: "
-                "at the start and after each round of blocks)",
-        "results": records,
+        "note": "tiny models (examples/dataset-small.toml, tiny preset, unless a record's "
+                "members say otherwise), NVT 100 K; bond halt off (1000 A) and uncertainty "
+                "threshold 1e6 eV/A so that no run stops early; one thread per variant "
+                "process, 2 shared cores (load_average_1min per record: at the start and "
+                "after each round of blocks)",
+        "results": merged,
         "build": {"threads": int(os.environ.get("OMP_NUM_THREADS", "1")), "nprocs": 1,
                   "machine": os.uname().machine, "cpus": os.cpu_count(),
                   "xfer": xfer.__version__},

@@ -109,7 +109,7 @@ def replication_factors(copies: int) -> tuple[int, int, int]:
         for nb in range(1, copies // na + 1):
             if copies % (na * nb) == 0:
                 reps = tuple(sorted((na, nb, copies // (na * nb)), reverse=True))
-                if max(reps) < max(best):
+                if (max(reps), sum(reps)) < (max(best), sum(best)):
                     best = reps  # type: ignore[assignment]
     return best
 
