@@ -126,6 +126,12 @@ class Process:
             text=True,
         )
 
+    def finish(self) -> dict:
+        """The variant's timings; its process has exited."""
+        timing = json.loads(self.ask("done"))
+        self.proc.wait()
+        return timing
+
     def ask(self, line: str | None = None) -> str:
         assert self.proc.stdin is not None and self.proc.stdout is not None
         if line is not None:
@@ -165,7 +171,7 @@ def bench_committee(
         for process in variants.values():
             process.ask("block")
         load.append(os.getloadavg()[0])
-    timings = {name: json.loads(p.ask("done")) for name, p in variants.items()}
+    timings = {name: p.finish() for name, p in variants.items()}
     alone = timings.pop("single")
     atomic = timings.pop("single_atomic", None)
     for timing in timings.values():

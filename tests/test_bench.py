@@ -79,6 +79,7 @@ def test_bench_bad_sizes_is_one_line_error(capsys):
     assert "multiples of 160" in err and len(err.strip().splitlines()) == 1
 
 
+@pytest.mark.timeout(1800)  # the session's DeePMD fixture may train first
 def test_bench_report_from_a_tiny_real_run(deepmd_model, tmp_path):
     out = tmp_path / "results"
     argv = ["bench", "--arch", "deepmd", "--model", f"deepmd={deepmd_model.path}",
@@ -111,3 +112,21 @@ def test_bench_report_from_a_tiny_real_run(deepmd_model, tmp_path):
     assert {row["path"] for row in rows} == PATHS
     assert (out / "throughput.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert not list(Path(out).glob(".*.tmp"))  # atomic writes left nothing behind
+
+
+def test_tiny_model_cache_is_keyed_by_content(tmp_path, monkeypatch):
+    from xfer.workflow import tiny_models as tm
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert tm.default_cache() == tmp_path / "xdg" / "xfer"
+    root = tm.committee_root("gap")
+    assert root.parent == tmp_path / "xdg" / "xfer" / "models" / "gap"
+    assert tm.committee_root("gap") == root  # deterministic
+    assert tm.committee_root("gap", hyper={"preset": "tiny", "n_sparse_soap": 20}) != root
+    assert tm.committee_root("deepmd").name != root.name
+    config = tmp_path / "other.toml"
+    config.write_text(tm.DATASET_CONFIG.read_text().replace("seed = 1", "seed = 2"))
+    assert tm.committee_root("gap", config=config) != root
+    assert (
+        tm.committee_root("gap", cache=tmp_path / "c").parent == tmp_path / "c" / "models" / "gap"
+    )

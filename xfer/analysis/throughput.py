@@ -41,19 +41,22 @@ def summarise(records: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
     ``pair_over_raw``: pair-style s/step / raw evaluation s/call (1 = the model's limit);
     ``ase_over_pair``: ASE MD s/step / pair style s/step (> 1: LAMMPS is faster);
     ``xfer_md_overhead``: xfer md's loop / bare lmp's first run of the same input, minus 1;
+    ``xfer_md_startup_s`` / ``lmp_startup_s``: wall time outside the MD loop of each;
     ``speedup_2_ranks``: 1-rank / 2-rank s/step of the pair style.
     """
     out = []
     for arch, n in sorted({(r["arch"], r["n_atoms"]) for r in records}):
         pair = _s_per_step(records, arch, "lammps", n)
-        bare_first = next(
+        bare = next(
             (
-                r.get("first_run_s")
+                r
                 for r in records
                 if (r["arch"], r["path"], r["n_atoms"], r["ranks"]) == (arch, "lammps", n, 1)
+                and "seconds" in r
             ),
             None,
         )
+        bare_first = bare.get("first_run_s") if bare else None
         xmd = next(
             (
                 r
@@ -72,6 +75,7 @@ def summarise(records: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
                     xmd["seconds"] / bare_first - 1.0 if xmd and bare_first else None
                 ),  # fmt: skip
                 "xfer_md_startup_s": xmd["startup_s"] if xmd else None,
+                "lmp_startup_s": bare.get("startup_s") if bare else None,
                 "speedup_2_ranks": _ratio(pair, _s_per_step(records, arch, "lammps", n, 2)),
             }
         )

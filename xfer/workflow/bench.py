@@ -208,6 +208,7 @@ class Ladder:
             ranks,
             **rates(n_atoms, s.steps, run.loop_s, s.timestep_fs),
             first_run_s=first,
+            startup_s=run.wall_s - run.loop_s - (first or 0.0),
             peak_rss_mib=run.peak_rss_mib,
             ranks_seen=run.ranks,
         )
@@ -289,8 +290,11 @@ def resolve_models(settings: BenchSettings, say: Callable[[str], None]) -> dict[
 
 
 def run_bench(settings: BenchSettings, say: Callable[[str], None] = print) -> dict[str, Any]:
-    """Measure every path for every architecture and size; write the results; return them."""
-    from xfer.analysis.throughput import summarise, write_csv, write_figure
+    """Measure every path for every architecture and size; return the results.
+
+    The files are rewritten after each size, so an interrupted bench keeps (and says,
+    ``complete: false``) what it measured.
+    """
     from xfer.workflow.bench_build import build_info
 
     check_sizes(settings.sizes)
@@ -298,34 +302,44 @@ def run_bench(settings: BenchSettings, say: Callable[[str], None] = print) -> di
         raise InputError(f"--ranks must be >= 1, got {settings.ranks}")
     device = build_info_device(settings.device)
     models = resolve_models(settings, say)
-    load = os.getloadavg()
     base = pack(BASE_MIX, settings.density, seed=1)
-    records: list[dict[str, Any]] = []
+    result: dict[str, Any] = {
+        "benchmark": "MD throughput per backend and size: pair style vs xfer md, ASE MD, "
+        "raw model evaluation",
+        "settings": json.loads(settings.model_dump_json(exclude={"out", "cache"})),
+        "measured": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "complete": False,
+        "load_average": {"start": list(os.getloadavg())},
+        "build": build_info(models, device),
+        "records": [],
+    }
     started = time.time()
     with tempfile.TemporaryDirectory(prefix="xfer-bench-") as tmp:
         for arch, model in models.items():
             ladder = Ladder(settings, arch, model, Path(tmp), say)
             for n_atoms in sorted(settings.sizes):
                 ladder.size(base, n_atoms)
-            records += ladder.records
-    result = {
-        "benchmark": "MD throughput per backend and size: pair style vs xfer md, ASE MD, "
-        "raw model evaluation",
-        "settings": json.loads(settings.model_dump_json(exclude={"out", "cache"})),
-        "measured": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started)),
-        "wall_s": round(time.time() - started, 1),
-        "load_average": {"start": list(load), "end": list(os.getloadavg())},
-        "build": build_info(models, device),
-        "records": records,
-        "summary": summarise(records),
-    }
+                _write(result, [*result["records"], *ladder.records], started, settings.out)
+            result["records"] += ladder.records
+    result["complete"] = True
+    _write(result, result["records"], started, settings.out)
+    return result
+
+
+def _write(
+    result: dict[str, Any], records: list[dict[str, Any]], started: float, out: Path
+) -> None:
+    """throughput.json (with the summary and the load so far), .csv and .png in ``out``."""
+    from xfer.analysis.throughput import summarise, write_csv, write_figure
     from xfer.atomic import write_json
 
-    out = Path(settings.out)
-    write_json(out / "throughput.json", result)
+    out = Path(out)
+    result["load_average"]["now"] = list(os.getloadavg())
+    result["wall_s"] = round(time.time() - started, 1)
+    write_json(out / "throughput.json", {**result, "records": records,
+                                         "summary": summarise(records)})  # fmt: skip
     write_csv(records, out / "throughput.csv")
     write_figure(records, out / "throughput.png")
-    return result
 
 
 def build_info_device(requested: str) -> str:
