@@ -100,6 +100,7 @@ def test_bench_report_from_a_tiny_real_run(deepmd_model, tmp_path):
     assert lmp2["ranks_seen"] == 2  # LAMMPS itself ran on two ranks
     xmd = next(r for r in measured if r["path"] == "xfer_md")
     assert 0 < xmd["startup_s"] < xmd["wall_s"]
+    assert xmd["same_input_as_lammps"]  # bare lmp ran exactly what xfer md rendered
     (summary,) = result["summary"]
     assert summary["arch"] == "deepmd" and summary["n_atoms"] == 160
     assert all(summary[k] > 0 for k in ("pair_over_raw", "ase_over_pair", "speedup_2_ranks"))

@@ -40,6 +40,8 @@ BASE_MIX = {"EC": 4, "EMC": 8}  # 160 atoms
 BASE_ATOMS = 160
 ARCHS = ("mace", "deepmd", "gap")
 WARMUP_STEPS = 3  # Python paths: steps (evaluations) before the timed ones
+BOND_STRETCH_OFF = 1000.0  # A: bond halt kept in the input but never firing
+STARTUP_ALLOWANCE_S = 120.0  # a run is stopped at max_run_s plus this (imports, model load)
 
 
 class BenchSettings(BaseModel):
@@ -103,6 +105,11 @@ class Ladder:
         self.records: list[dict[str, Any]] = []
         self.last: dict[tuple[str, int], tuple[int, float]] = {}  # (path, ranks) -> atoms, s/step
 
+    @property
+    def md_device(self) -> str:
+        """``xfer md --device`` for this pair style (GAP's ``pair quip`` is CPU-only)."""
+        return "auto" if self.arch == "gap" and self.s.device == "cuda" else self.s.device
+
     def record(self, path: str, n_atoms: int, ranks: int, **fields: Any) -> dict[str, Any]:
         rec = {"arch": self.arch, "path": path, "n_atoms": n_atoms, "ranks": ranks, **fields}
         self.records.append(rec)
@@ -127,6 +134,7 @@ class Ladder:
         return steps * s_step * n_atoms / atoms, f"{s_step:.3g} s/step at {atoms} atoms"
 
     def size(self, base: System, n_atoms: int) -> None:
+        from xfer.md import MDSettings, prepare_run
         from xfer.training import export_model
 
         reps = replication_factors(n_atoms // BASE_ATOMS)
@@ -135,9 +143,17 @@ class Ladder:
         root = self.work / f"{self.arch}-{n_atoms}"
         root.mkdir(parents=True)
         pair.write_data(system, root / "start.data")
-        rundir = self._xfer_md(root, n_atoms)
-        for ranks in self.s.ranks:
-            self._lammps(root, rundir, n_atoms, ranks)
+        s = self.s
+        settings = MDSettings(
+            potential="ml", pair=pair, data=root / "start.data", ensemble=s.ensemble,
+            temperature=s.temperature, timestep_fs=s.timestep_fs,
+            time_ps=s.steps * s.timestep_fs / 1000.0, bond_stretch_max=BOND_STRETCH_OFF,
+            dump_every=s.steps, checkpoint_every=0, device=self.md_device,
+        )  # fmt: skip
+        prepare_run(settings, root / "input")  # what `xfer md` renders for these flags
+        self._xfer_md(root, n_atoms)
+        for ranks in s.ranks:
+            self._lammps(root, root / "input", n_atoms, ranks)
         for path in ("ase_md", "raw_eval"):
             self._python(root, path, n_atoms)
 
@@ -145,23 +161,30 @@ class Ladder:
         estimate, basis = self.estimate(path, ranks, n_atoms, steps)
         return skip_reason(estimate, self.s.max_run_s, basis)
 
-    def _xfer_md(self, root: Path, n_atoms: int) -> Path | None:
+    def _xfer_md(self, root: Path, n_atoms: int) -> None:
         s = self.s
         if (why := self._limit("xfer_md", 1, n_atoms, s.steps)) is not None:
             self.record("xfer_md", n_atoms, 1, skipped=why)
-            return None
+            return
         rundir = root / "xfer_md"
         command = [sys.executable, "-m", "xfer.cli", "md", "--potential", "ml",
                    "--model", str(self.model), "--data", str(root / "start.data"),
                    "--ensemble", s.ensemble, "--temperature", str(s.temperature),
                    "--timestep-fs", str(s.timestep_fs),
                    "--time-ps", str(s.steps * s.timestep_fs / 1000.0),
-                   "--bond-stretch-max", "1000", "--dump-every", str(s.steps),
-                   "--checkpoint-every", "0", "--out", str(rundir)]  # fmt: skip
-        run = timed(command, root, s.max_run_s, env=_child_env(s.device), log=rundir / "log.lammps")
+                   "--bond-stretch-max", str(BOND_STRETCH_OFF), "--dump-every", str(s.steps),
+                   "--checkpoint-every", "0", "--device", self.md_device,
+                   "--out", str(rundir)]  # fmt: skip
+        run = timed(
+            command,
+            root,
+            s.max_run_s + STARTUP_ALLOWANCE_S,
+            env=_child_env(s.device),
+            log=rundir / "log.lammps",
+        )
         if (why := self._failed(run, root, rundir / "log.lammps", s.steps)) is not None:
             self.record("xfer_md", n_atoms, 1, skipped=why)
-            return None
+            return
         assert run.loop_s is not None
         self.record(
             "xfer_md",
@@ -171,14 +194,12 @@ class Ladder:
             wall_s=run.wall_s,
             startup_s=run.wall_s - run.loop_s,
             peak_rss_mib=run.peak_rss_mib,
+            same_input_as_lammps=(rundir / "in.lammps").read_text()
+            == (root / "input" / "in.lammps").read_text(),
         )
-        return rundir
 
-    def _lammps(self, root: Path, rundir: Path | None, n_atoms: int, ranks: int) -> None:
+    def _lammps(self, root: Path, rundir: Path, n_atoms: int, ranks: int) -> None:
         s = self.s
-        if rundir is None:
-            self.record("lammps", n_atoms, ranks, skipped="xfer md did not render an input")
-            return
         if (why := self._limit("lammps", ranks, n_atoms, 2 * s.steps)) is not None:
             self.record("lammps", n_atoms, ranks, skipped=why)
             return
@@ -193,7 +214,7 @@ class Ladder:
                 ranks, "-in", "in.lammps", "-log", "log.lammps", "-screen", "none", "-nocite"
             ),
             work,
-            s.max_run_s,
+            s.max_run_s + STARTUP_ALLOWANCE_S,
             env=_child_env(s.device),
             log=work / "log.lammps",
         )
@@ -228,10 +249,10 @@ class Ladder:
                      "temperature": s.temperature}  # fmt: skip
         request.write_text(json.dumps(args))
         command = [sys.executable, "-m", "xfer.workflow.bench_python", str(request)]
-        run = timed(command, root, s.max_run_s, env=_child_env(s.device))
+        run = timed(command, root, s.max_run_s + STARTUP_ALLOWANCE_S, env=_child_env(s.device))
         out = request.with_suffix(".out.json")
         if run.timed_out or run.returncode != 0 or not out.exists():
-            why = (f"stopped after {s.max_run_s:.0f} s" if run.timed_out
+            why = (f"stopped after {s.max_run_s + STARTUP_ALLOWANCE_S:.0f} s" if run.timed_out
                    else f"failed: {failure(root)}")  # fmt: skip
             self.record(path, n_atoms, 1, skipped=why)
             return
@@ -246,7 +267,7 @@ class Ladder:
 
     def _failed(self, run: TimedRun, cwd: Path, log: Path, steps: int) -> str | None:
         if run.timed_out:
-            return f"stopped after {self.s.max_run_s:.0f} s"
+            return f"stopped after {self.s.max_run_s + STARTUP_ALLOWANCE_S:.0f} s"
         if run.returncode != 0 or run.loop_s is None:
             return f"failed: {failure(cwd, log)}"
         if run.loop_steps != steps:
