@@ -99,7 +99,8 @@ def write_figure(records: Sequence[dict[str, Any]], target: Path) -> Path:
     fig = Figure(figsize=(7, 4.5))
     ax = fig.add_subplot()
     lines = sorted({(r["arch"], r["path"], r["ranks"]) for r in records})
-    styles = {"lammps": "-", "xfer_md": "--", "ase_md": ":", "raw_eval": "-."}
+    styles = {"lammps": ("-", "o"), "xfer_md": ("--", "D"), "ase_md": (":", "^"),
+              "raw_eval": ("-.", "v")}  # fmt: skip
     colours = {"mace": "C0", "deepmd": "C1", "gap": "C2"}
     for arch, path, ranks in lines:
         points = sorted(
@@ -111,11 +112,12 @@ def write_figure(records: Sequence[dict[str, Any]], target: Path) -> Path:
             continue
         xs, ys = zip(*points, strict=True)
         label = f"{arch} {path}" + (f" ({ranks} ranks)" if ranks > 1 else "")
+        line, marker = styles.get(path, ("-", "o"))
         ax.plot(
             xs,
             ys,
-            styles.get(path, "-"),
-            marker="o" if ranks == 1 else "s",
+            line,
+            marker=marker if ranks == 1 else "s",
             color=colours.get(arch),
             label=label,
             alpha=1.0 if ranks == 1 else 0.6,
