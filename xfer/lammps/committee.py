@@ -143,10 +143,10 @@ class CommitteeRun:
     deviation_every: int
     threshold: float | None
     dump_every: int
-    check_every: int  # steps: an uncertainty halt comes at most this late
     elements: list[str]
     log: DeviationLog = field(default_factory=lambda: DeviationLog(Path(DEVI_FILE)))
     halted_at: int | None = None  # deviation step that stopped a file-mode run
+    check_every: int | None = None  # steps an uncertainty halt may lag (None: one interval)
 
     @property
     def kept_file(self) -> Path:
@@ -181,7 +181,7 @@ class CommitteeRun:
         between chunks; a chunk spans as many deviation intervals as fit in
         ``check_every`` (the halt's promise), so checking often costs few chunk set-ups."""
         every = self.deviation_every
-        per_chunk = self.check_every if self.threshold is not None else 1000
+        per_chunk = (self.check_every or every) if self.threshold is not None else 1000
         span = every * max(1, per_chunk // every)
         for s in self.log.poll():  # rows of a minimisation before the MD are not MD steps
             del self.log.rows[s]
