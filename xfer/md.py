@@ -207,6 +207,7 @@ def _committee_run(settings: MDSettings, out_dir: Path, elements: list[str]) -> 
         deviation_every=settings.deviation_interval,
         threshold=settings.max_force_deviation,
         dump_every=settings.dump_every,
+        check_every=settings.check_every,
         elements=elements,
         log=DeviationLog(out_dir / DEVI_FILE),
     )

@@ -27,7 +27,6 @@ from ase.data import atomic_numbers, chemical_symbols
 
 from xfer.atomic import write_json
 from xfer.data.frames import CONFIG_TYPE, ENERGY_KEY, FORCES_KEY, STRESS_KEY, VIRIAL_KEY
-from xfer.data.store import read_frames
 from xfer.errors import EnvironmentProblem, InputError
 from xfer.jsonfiles import read_json
 from xfer.lammps.pair import PairSpec
@@ -59,6 +58,8 @@ def read_training_frames(path: Path) -> list[Atoms]:
     """Frames of a training/validation extxyz file; an error if missing, empty or unlabelled."""
     if not Path(path).is_file():
         raise InputError(f"training/validation file {path} does not exist")
+    from xfer.data.store import read_frames  # ase.io: seconds to import, not needed for MD
+
     frames = read_frames(Path(path))
     if not frames:
         raise InputError(f"{path} holds no frames")

@@ -100,3 +100,29 @@ class System:
         for name in self.molecule_names:
             counts[name] = counts.get(name, 0) + 1
         return counts
+
+
+def replication_factors(copies: int) -> tuple[int, int, int]:
+    """The most cubic (na, nb, nc) with na * nb * nc == copies (e.g. 4 -> (2, 2, 1))."""
+    best = (copies, 1, 1)
+    for na in range(1, copies + 1):
+        for nb in range(1, copies // na + 1):
+            if copies % (na * nb) == 0:
+                reps = tuple(sorted((na, nb, copies // (na * nb)), reverse=True))
+                if (max(reps), sum(reps)) < (max(best), sum(best)):
+                    best = reps  # type: ignore[assignment]
+    return best
+
+
+def replicate(system: System, reps: tuple[int, int, int]) -> System:
+    """``system`` repeated ``reps`` times along its cell vectors (molecules stay whole)."""
+    n, n_mol = system.n_atoms, len(system.molecule_names)
+    symbols, positions, mol_ids, names, bonds = [], [], [], [], []
+    for k, shift in enumerate(np.ndindex(*reps)):
+        positions.append(system.positions + np.asarray(shift) @ system.cell)
+        symbols += system.symbols
+        mol_ids.append(system.mol_ids + k * n_mol)
+        names += system.molecule_names
+        bonds += [(i + k * n, j + k * n) for i, j in system.bonds]
+    cell = system.cell * np.asarray(reps)[:, None]
+    return System(symbols, np.concatenate(positions), cell, np.concatenate(mol_ids), names, bonds)

@@ -74,6 +74,9 @@ def _register() -> None:
     from xfer.cli import diagnose
 
     app.add_typer(diagnose.app, name="diagnose")
+    from xfer.cli import bench
+
+    app.command("bench")(bench.bench)
 
 
 class _Signals:

@@ -7,9 +7,11 @@ Every committee pair style writes deepmd-kit's ``model_devi.out`` columns every
   ``fix halt`` and ``fix pair`` keeps per-atom devi_f (``lmp_templates/committee.lmp.j2``);
   the run halts on the first deviation step above the threshold.
 * file (deepmd-kit's ``pair deepmd``, which exposes nothing to LAMMPS): the run goes in
-  chunks that end one step after each deviation step (a chunk ending on it would make
-  deepmd evaluate every member twice there), and its file is read between chunks; the
-  run halts one step after the first deviation step above the threshold. Its per-atom
+  chunks that end one step after a deviation step (a chunk ending on it would make
+  deepmd evaluate every member twice there), each as many deviation intervals long as
+  fit in ``check_every``, and its file is read between chunks; the run halts at most
+  ``check_every`` steps after the first deviation step above the threshold (one step
+  after it when the interval is ``check_every``). Its per-atom
   rows (``atomic``) are consumed as they come and merged into the dumps afterwards.
 
 Resuming a killed run (:meth:`CommitteeRun.start`): the pair style rewrites its file from
@@ -144,6 +146,7 @@ class CommitteeRun:
     elements: list[str]
     log: DeviationLog = field(default_factory=lambda: DeviationLog(Path(DEVI_FILE)))
     halted_at: int | None = None  # deviation step that stopped a file-mode run
+    check_every: int | None = None  # steps an uncertainty halt may lag (None: one interval)
 
     @property
     def kept_file(self) -> Path:
@@ -174,9 +177,12 @@ class CommitteeRun:
                 "threshold": self.threshold, "chunked": not self.engine}  # fmt: skip
 
     def run_chunks(self, lmp: Any, n_steps: int) -> None:
-        """File mode: run in chunks to one step past each checked deviation step."""
+        """File mode: run in chunks to one step past a deviation step, reading the file
+        between chunks; a chunk spans as many deviation intervals as fit in
+        ``check_every`` (the halt's promise), so checking often costs few chunk set-ups."""
         every = self.deviation_every
-        span = every if self.threshold is not None else every * max(1, 1000 // every)
+        per_chunk = (self.check_every or every) if self.threshold is not None else 1000
+        span = every * max(1, per_chunk // every)
         for s in self.log.poll():  # rows of a minimisation before the MD are not MD steps
             del self.log.rows[s]
             self.log.per_atom.pop(s, None)
