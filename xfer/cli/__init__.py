@@ -71,6 +71,11 @@ def _register() -> None:
     from xfer.cli import campaign
 
     app.add_typer(campaign.app, name="campaign")
+    from xfer.cli import lmp
+
+    passthrough = {"allow_extra_args": True, "ignore_unknown_options": True}
+    app.command("lmp", context_settings=passthrough)(lmp.lmp)
+    app.command("env")(lmp.env)
 
 
 class _Signals:
