@@ -111,6 +111,20 @@ def test_nprocs_inside_an_mpi_launch_is_refused(tmp_path):
     assert not (tmp_path / "r" / "result.json").exists()
 
 
+@pytest.mark.slow
+def test_deepmd_two_ranks_follow_the_one_rank_trajectory(deepmd_model, tmp_path):
+    """pair deepmd, 20 steps: thermo rows agree to round-off on 1 and 2 ranks."""
+    args = ("--potential", "ml", "--model", str(deepmd_model.path), "--time-ps", "0.005",
+            "--timestep-fs", "0.25", "--thermo-every", "1", "--bond-stretch-max", "5.0")
+    small = ("--mix", "EC:2,EMC:2")  # overrides BOX's mix: argparse keeps the last
+    one = xfer_md(tmp_path / "one", *args, *small)
+    two = xfer_md(tmp_path / "two", *args, *small, launch="nprocs")
+    same_result(one, two)
+    a, b = thermo(tmp_path / "one"), thermo(tmp_path / "two")
+    assert a.shape == b.shape == (21, 7)
+    assert np.allclose(a, b, rtol=1e-7, atol=1e-7), np.abs(a - b).max(axis=0)
+
+
 @pytest.mark.parametrize("name", [pytest.param("mace", marks=CI), pytest.param("deepmd", marks=CI)])
 def test_committee_halts_on_two_ranks(name, request, tmp_path):
     """MACE (domain-decomposed graph) halts on the deviation step, DeePMD (chunked runs,
