@@ -93,7 +93,8 @@ def _model(arch: str, request) -> Path:
 
 
 @pytest.mark.parametrize(("arch", "nprocs"), [
-    pytest.param("mace", 1, marks=CI), pytest.param("deepmd", 1, marks=CI),
+    pytest.param("mace", 1, marks=pytest.mark.slow),
+    pytest.param("deepmd", 1, marks=pytest.mark.slow),
     pytest.param("gap", 1, marks=pytest.mark.slow), pytest.param("deepmd", 2, marks=CI),
     pytest.param("gap", 2, marks=pytest.mark.slow),
 ])  # fmt: skip

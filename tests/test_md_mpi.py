@@ -56,7 +56,8 @@ def one_rank(tmp_path_factory) -> Path:
     return out
 
 
-@pytest.mark.parametrize("launch", [pytest.param("nprocs", marks=CI), "mpiexec"])
+@pytest.mark.parametrize("launch", [pytest.param("nprocs", marks=CI),
+                                    pytest.param("mpiexec", marks=pytest.mark.slow)])
 def test_two_ranks_follow_the_one_rank_trajectory(one_rank, launch, tmp_path):
     """OPLS-AA (PPPM Coulomb), 40 steps: every thermo row agrees to round-off."""
     out = tmp_path / "run"
@@ -70,7 +71,8 @@ def test_two_ranks_follow_the_one_rank_trajectory(one_rank, launch, tmp_path):
     assert "on 2 procs for 40 steps" in (out / "log.lammps").read_text()
 
 
-@pytest.mark.parametrize("launch", [pytest.param("nprocs", marks=CI), "mpiexec"])
+@pytest.mark.slow
+@pytest.mark.parametrize("launch", ["nprocs", "mpiexec"])
 def test_bond_halt_on_two_ranks_is_the_one_rank_halt(launch, tmp_path):
     """A 0.02 A stretch limit halts at the first check, on the same bond, with the same
     last frame (gathered from both ranks)."""
@@ -87,6 +89,7 @@ def test_bond_halt_on_two_ranks_is_the_one_rank_halt(launch, tmp_path):
     assert frames[0][:9] == frames[1][:9]
 
 
+@pytest.mark.slow
 def test_nprocs_run_killed_by_sigterm_resumes_on_two_ranks(tmp_path):
     """SIGTERM reaches the ranks; the rerun continues from the 2-rank checkpoint."""
     out = tmp_path / "run"
@@ -125,7 +128,8 @@ def test_deepmd_two_ranks_follow_the_one_rank_trajectory(deepmd_model, tmp_path)
     assert np.allclose(a, b, rtol=1e-7, atol=1e-7), np.abs(a - b).max(axis=0)
 
 
-@pytest.mark.parametrize("name", [pytest.param("mace", marks=CI), pytest.param("deepmd", marks=CI)])
+@pytest.mark.parametrize("name", [pytest.param("mace", marks=pytest.mark.slow),
+                                  pytest.param("deepmd", marks=CI)])
 def test_committee_halts_on_two_ranks(name, request, tmp_path):
     """MACE (domain-decomposed graph) halts on the deviation step, DeePMD (chunked runs,
     the leader reads the deviation file) one step after it."""
