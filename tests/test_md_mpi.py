@@ -139,7 +139,7 @@ def test_committee_halts_on_two_ranks(name, request, tmp_path):
                               extra=("--nprocs", "2"))  # fmt: skip
     else:
         root = request.getfixturevalue("deepmd_models_root") / "deepmd" / "tiny-test"
-        check_record_and_halt(tmp_path, [str(root)], steps=100, every=10, halt_delay=1,
+        check_record_and_halt(tmp_path, [str(root)], steps=200, every=10, halt_delay=1,
                               extra=("--nprocs", "2"))  # fmt: skip
 
 
