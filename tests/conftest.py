@@ -1,11 +1,13 @@
 """Session fixtures shared by the test modules: tiny trained DeePMD and GAP models.
 
+The suite runs one thread per process (``XFER_THREADS=1``, set below).
 Each fixture trains or labels only when a test asks for it, once per session; the
 material they are made from lives in tests/fixtures/ (importable as ``fixtures.*``).
 """
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -14,6 +16,12 @@ from fixtures.gap import TEST_HYPER, make_training_set
 
 import xfer  # noqa: F401  (runtime set-up before any LAMMPS/QUIP import)
 from xfer.backends import TrainedModel, get_backend
+from xfer.runtime import THREAD_VARIABLES, THREADS_ENV
+
+# One thread per process in the whole suite and the commands it starts: `xfer md` and
+# `xfer train` otherwise take every core, and tests run beside other jobs.
+for _var in (THREADS_ENV, *THREAD_VARIABLES):
+    os.environ[_var] = "1"
 
 
 @pytest.fixture(scope="session")

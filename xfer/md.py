@@ -18,7 +18,7 @@ import shutil
 import time
 from collections.abc import Callable
 from contextlib import contextmanager, nullcontext
-from dataclasses import replace
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -36,14 +36,17 @@ from xfer.lammps.committee import DEVI_FILE, CommitteeRun, DeviationLog
 from xfer.lammps.device import Device, check_device, devices_in_use, with_device
 from xfer.lammps.pair import CLASSICAL, EnginePotential, PairSpec
 from xfer.lammps.progress import ThermoWatcher
+from xfer.lammps.ranks import finish_leading, follow, is_leader, launch, lead
 from xfer.lammps.readdata import read_system
 from xfer.lammps.runner import LammpsRun
 from xfer.lammps.templates import render
+from xfer.runtime import mpi_world, set_threads, threads_in_use
 
 MAX_ATOMS = 20_000  # soft limit (--force lifts it): packing alone takes minutes beyond
 MAX_STEPS = 20_000_000  # soft limit: 10 ns at 0.5 fs, days on a workstation
 LAMMPS_MAX_STEPS = 2**31 - 1  # hard: LAMMPS' run command takes a 32-bit step count
 RESULT_FIX = "delete it (the run is then redone) or rerun with --force"
+RUN_RESOURCES = {"checkpoint_every", "device", "nprocs", "threads"}  # how, not what, is simulated
 
 
 class CommitteeSpec(BaseModel):
@@ -89,6 +92,10 @@ class MDSettings(BaseModel):
     max_force_deviation: float | None = Field(None, gt=0, description="eV/A; None: record only")
     deviation_every: int | None = Field(None, ge=1, description="steps; None: check_every")
     device: Device = Field("auto", description="where pair mace runs its model (lammps/device.py)")
+    nprocs: int = Field(1, ge=1, description="MPI ranks (domain decomposition) xfer launches")
+    threads: int | None = Field(
+        None, ge=1, description="torch/OpenMP threads per rank; None: as the process has them"
+    )
 
     @model_validator(mode="after")
     def _consistent(self) -> MDSettings:
@@ -129,10 +136,11 @@ class MDSettings(BaseModel):
     def fingerprint(self) -> dict[str, Any]:
         """JSON form used to recognise a finished run with the same settings.
 
-        How often checkpoints are written and the device (float64 on CPU and GPU agree to
-        round-off) do not change the trajectory, so they are left out.
+        How often checkpoints are written, the device (float64 on CPU and GPU agree to
+        round-off) and on how many ranks and threads the run goes do not change the
+        trajectory (beyond round-off), so they are left out.
         """
-        return json.loads(self.model_dump_json(exclude={"checkpoint_every", "device"}))
+        return json.loads(self.model_dump_json(exclude=RUN_RESOURCES))
 
 
 @contextmanager
@@ -292,7 +300,29 @@ def run_md(
     ``force`` reruns a finished run, replaces one with other settings and lifts the size
     and length limits (:func:`check_limits`). ``progress(step)`` is called about twice a
     second while LAMMPS runs; ``stage(text)`` names each set-up step as it starts.
+    ``settings.nprocs`` > 1 runs LAMMPS on that many MPI ranks under ``mpiexec``; a process
+    started under ``mpiexec``/``srun`` runs it on every rank of that launch (rank 0 writes
+    the files, the others return its result): see :mod:`xfer.lammps.ranks`.
     """
+    if not is_leader():
+        return follow(run_engine)
+    try:
+        result = _run_md(settings, out_dir, force, progress, stage)
+    except BaseException as exc:
+        finish_leading(None, exc)
+        raise
+    finish_leading(result)
+    return result
+
+
+def _run_md(
+    settings: MDSettings,
+    out_dir: Path,
+    force: bool,
+    progress: Callable[[int], None] | None,
+    stage: Callable[[str], None] | None,
+) -> dict[str, Any]:
+    """:func:`run_md` in the one process that does the file work (the leader)."""
     out_dir = Path(out_dir).resolve()
     if out_dir.exists() and not out_dir.is_dir():
         raise InputError(f"--out {out_dir} is an existing file, not a run directory")
@@ -300,6 +330,7 @@ def run_md(
         return done
     check_limits(settings, force)
     check_device(settings.device, settings.engine_potential().pair_style.split()[0])
+    check_ranks(settings)
     stage = stage or (lambda text: None)
     fresh = not out_dir.exists()
     resumable = not (fresh or force)
@@ -319,22 +350,15 @@ def run_md(
         checkpoint.start_fresh(out_dir, settings.fingerprint())
     checkpoint.begin_part(out_dir, resume.step if resume else 0)
     stage(f"{settings.ensemble.upper()} {out_dir.name}")
+    job = {"out_dir": str(out_dir), "settings": settings.model_dump(mode="json"),
+           "bond_types": prepared["bond_types"], "elements": prepared["elements"]}  # fmt: skip
     start = time.perf_counter()
     watcher = ThermoWatcher(out_dir / "thermo.csv", progress) if progress else nullcontext()
-    with _cwd(out_dir), watcher:
-        lammps_run = LammpsRun(plugins_needed=_plugins(settings))
-        outcome = lammps_run.execute(
-            "in.lammps", settings.n_steps, prepared["bond_types"], prepared["elements"],
-            prepared["committee"],
-        )
-        device_used = devices_in_use()  # while the pair style still holds its model
-        del lammps_run
+    with watcher:
+        engine = _engine_on_ranks(settings, job, out_dir)
     wall = time.perf_counter() - start
-    parts = checkpoint.finish(out_dir, wall, outcome.n_steps_done,
-                              "halted" if outcome.halt_reason else "completed")
-    committee = prepared["committee"]
-    if committee is not None:
-        committee.finish(out_dir)
+    steps_done, halt_reason = engine["n_steps_done"], engine["halt_reason"]
+    parts = checkpoint.finish(out_dir, wall, steps_done, "halted" if halt_reason else "completed")
     system = prepared["system"]
     result = {
         "ensemble": settings.ensemble,
@@ -345,37 +369,84 @@ def run_md(
         "timestep_fs": settings.timestep_fs,
         "time_ps_requested": settings.time_ps,
         "n_steps_requested": settings.n_steps,
-        "n_steps_done": outcome.n_steps_done,
-        "t_stab_ps": outcome.n_steps_done * settings.timestep_fs / 1000.0,
-        "halted": outcome.halt_reason is not None,
-        "halt_reason": outcome.halt_reason,
-        "halt_detail": outcome.halt_detail,
+        "n_steps_done": steps_done,
+        "t_stab_ps": steps_done * settings.timestep_fs / 1000.0,
+        "halted": halt_reason is not None,
+        "halt_reason": halt_reason,
+        "halt_detail": engine["halt_detail"],
         "dump_every": settings.dump_every,
         "thermo_every": settings.thermo_every,
         "mix": system.mix(),
         "composition": composition_label(system.mix()),
         "n_atoms": system.n_atoms,
-        "lammps_version": outcome.lammps_version,
-        "device": {"requested": settings.device, "used": device_used},
+        "lammps_version": engine["lammps_version"],
+        "device": {"requested": settings.device, "used": engine["device"]},
+        "nprocs": engine["nprocs"],
+        "threads": engine["threads"],
         "wall_s": round(sum(part["wall_s"] for part in parts), 3),
         "parts": parts,
         "settings": settings.fingerprint(),
     }
-    if committee is not None and settings.committee is not None:
+    if settings.committee is not None:
         result["committee"] = {
             "members": list(settings.committee.members),
             "deviation_every": settings.deviation_interval,
             "max_force_deviation": settings.max_force_deviation,
-            "n_deviation_steps": len(committee.log.rows),
-            "largest_max_devi_f": max((r[3] for r in committee.log.rows.values()), default=None),
+            **engine["committee"],
         }
-    if outcome.n_steps_done == 0 and outcome.halt_reason is None:
+    if steps_done == 0 and halt_reason is None:
         raise InputError("LAMMPS did not run a single step")
     if not math.isfinite(result["t_stab_ps"]):
         raise InputError("non-finite stability time")
     write_json(out_dir / "result.json", result)
     checkpoint.clear(out_dir)
     return result
+
+
+def check_ranks(settings: MDSettings) -> None:
+    """Refuse ``nprocs`` > 1 inside an MPI launch (its ranks are the run's ranks)."""
+    world = mpi_world()
+    if world is not None and settings.nprocs not in (1, world.Get_size()):
+        raise InputError(
+            f"--nprocs {settings.nprocs} inside an MPI launch of {world.Get_size()} ranks: "
+            "drop --nprocs (the launch's ranks run the simulation) or start xfer on one process"
+        )
+
+
+def _engine_on_ranks(settings: MDSettings, job: dict[str, Any], out_dir: Path) -> dict[str, Any]:
+    """:func:`run_engine` here, on every rank of this MPI launch, or under mpiexec."""
+    if mpi_world() is not None:
+        return lead(run_engine, job)
+    if settings.nprocs > 1:
+        return launch(job, settings.nprocs, out_dir, settings.threads)
+    return run_engine(job)
+
+
+def run_engine(job: dict[str, Any]) -> dict[str, Any]:
+    """The LAMMPS part of a prepared run, on each of its ranks: run ``in.lammps`` in the run
+    directory; the leader also writes the committee's files. Returns what result.json
+    takes from the engine (how the run ended, ranks, threads, committee deviation)."""
+    settings = MDSettings.model_validate(job["settings"])
+    out_dir = Path(job["out_dir"])
+    if settings.threads:
+        set_threads(settings.threads)
+    committee = _committee_run(settings, out_dir, job["elements"])
+    with _cwd(out_dir):
+        lammps = LammpsRun(plugins_needed=_plugins(settings))
+        outcome = lammps.execute("in.lammps", settings.n_steps, job["bond_types"],
+                                 job["elements"], committee)  # fmt: skip
+        engine = {**asdict(outcome), "nprocs": lammps.nprocs, "threads": threads_in_use(),
+                  "device": devices_in_use()}  # while the pair style still holds its model
+        del lammps
+    if committee is not None:
+        if is_leader():
+            committee.finish(out_dir)
+        rows = committee.log.rows
+        engine["committee"] = {
+            "n_deviation_steps": len(rows),
+            "largest_max_devi_f": max((r[3] for r in rows.values()), default=None),
+        }
+    return engine
 
 
 def _plugins(settings: MDSettings) -> list[str]:

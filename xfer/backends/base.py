@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 from xfer.errors import InputError
 from xfer.lammps.pair import PairSpec
+from xfer.runtime import threads_in_use
 
 if TYPE_CHECKING:  # the registry stays cheap to import (the CLI lists it)
     from ase.calculators.calculator import Calculator
@@ -97,6 +98,7 @@ class Backend(ABC):
         sets = common.read_training_sets(train_file, valid_file, self.fits_e0_frames)
         out_dir = Path(out_dir).resolve()
         out_dir.mkdir(parents=True, exist_ok=True)
+        threads = threads_in_use()  # what the training tool inherits
         started = time.perf_counter()
         fit = self.fit(sets, out_dir, seed, resolved)
         seconds = time.perf_counter() - started
@@ -109,6 +111,7 @@ class Backend(ABC):
             "hyper": resolved,
             **fit.meta,
             "train_seconds": round(seconds, 2),
+            "threads": threads,
             **common.training_provenance(train_file, valid_file),
             "n_train_frames": len(sets.fit),
             "validation_errors": common.validation_errors(calc, sets.valid),

@@ -77,6 +77,11 @@ def _register() -> None:
     from xfer.cli import bench
 
     app.command("bench")(bench.bench)
+    from xfer.cli import lmp
+
+    passthrough = {"allow_extra_args": True, "ignore_unknown_options": True}
+    app.command("lmp", context_settings=passthrough)(lmp.lmp)
+    app.command("env")(lmp.env)
 
 
 class _Signals:

@@ -21,7 +21,7 @@ from xfer.chem.molecules import parse_mix
 from xfer.cli.options import D3FunctionalOption, DispersionOption
 from xfer.errors import InputError, validation_message
 from xfer.lammps.checkpoint import DEFAULT_EVERY
-from xfer.lammps.dispersion import parse_dispersion
+from xfer.lammps.dispersion import D3, parse_dispersion
 
 
 def _settings(**kwargs):
@@ -108,9 +108,23 @@ def md(
         bool,
         typer.Option(help="Rerun or replace a finished run; lift the size and length limits"),
     ] = False,
+    nprocs: Annotated[
+        int,
+        typer.Option("--nprocs", min=1,
+                     help="MPI ranks: xfer starts LAMMPS under mpiexec (or run xfer itself "
+                          "under mpiexec/srun without it)"),
+    ] = 1,
+    threads: Annotated[
+        int | None,
+        typer.Option("--threads", min=1,
+                     help="torch/OpenMP threads per rank (default: the cores shared by the "
+                          "ranks on this node)"),
+    ] = None,
 ) -> None:
     """Run one NPT/NVT simulation with in-engine stability halts; write RUN_DIR/result.json."""
+    from xfer.lammps.ranks import is_leader, on_leader
     from xfer.md import run_md
+    from xfer.runtime import default_threads, launched_ranks, ranks_per_node
 
     if potential not in ("opls", "ml"):
         raise InputError(f"unknown potential {potential!r}: use opls (or ml with --model)")
@@ -122,20 +136,8 @@ def md(
     d3 = parse_dispersion(dispersion, d3_functional)
     if d3 is not None and (committee or model is None):
         raise InputError("--dispersion goes with --model (not with --committee or opls)")
-    pair, spec = None, None
-    if committee:
-        from xfer.backends.committee_pair import committee_spec
-        from xfer.training import export_model, resolve_committee
-
-        driving, members = resolve_committee(model, committee)
-        with Console().status(f"exporting the {len(members)} committee models for LAMMPS"):
-            spec = committee_spec(members)
-            _, pair = export_model(driving.path)
-    elif model is not None:
-        from xfer.training import export_model
-
-        with Console().status(f"exporting {model} for LAMMPS"):
-            _, pair = export_model(model, d3)
+    pair, spec = on_leader(lambda: _export(model, committee, d3))  # files: written by one rank
+    ranks_here = nprocs if launched_ranks() <= 1 else ranks_per_node()
     settings = _settings(
         committee=spec, max_force_deviation=max_force_deviation, deviation_every=deviation_every,
         potential=potential, pair=pair, mix=counts, density=density,
@@ -144,8 +146,12 @@ def md(
         timestep_fs=timestep_fs, seed=seed, bond_stretch_max=bond_stretch_max,
         bond_stretch_rel=bond_stretch_rel, density_range=density_range,
         check_every=check_every, thermo_every=thermo_every, dump_every=dump_every,
-        checkpoint_every=checkpoint_every, device=device,
+        checkpoint_every=checkpoint_every, device=device, nprocs=nprocs,
+        threads=threads or default_threads(ranks_here),
     )
+    if not is_leader():  # another rank of an MPI launch: rank 0 reports
+        run_md(settings, out, force=force)
+        return
     columns = (SpinnerColumn(), TextColumn("[bold]{task.description}"), BarColumn(),
                MofNCompleteColumn(), TextColumn("steps"), TimeRemainingColumn())
     with Progress(*columns, transient=True) as bar:
@@ -161,3 +167,22 @@ def md(
         f"({result['n_atoms']} atoms, {result['wall_s']:.1f} s)"
     )
 
+
+
+def _export(model: Path | None, committee: list[Path] | None, d3: D3 | None) -> tuple:
+    """(driving model's PairSpec, CommitteeSpec) of the run, exported for LAMMPS."""
+    if committee:
+        from xfer.backends.committee_pair import committee_spec
+        from xfer.training import export_model, resolve_committee
+
+        driving, members = resolve_committee(model, committee)
+        with Console().status(f"exporting the {len(members)} committee models for LAMMPS"):
+            spec = committee_spec(members)
+            _, pair = export_model(driving.path)
+        return pair, spec
+    if model is not None:
+        from xfer.training import export_model
+
+        with Console().status(f"exporting {model} for LAMMPS"):
+            return export_model(model, d3)[1], None
+    return None, None

@@ -62,10 +62,16 @@ def train(
     ] = None,
     out: Annotated[Path, typer.Option("--out", help="models root")] = Path("models"),
     force: Annotated[bool, typer.Option("--force", help="retrain seeds already trained")] = False,
+    threads: Annotated[
+        int | None,
+        typer.Option("--threads", min=1, help="torch/OpenMP threads (default: the cores)"),
+    ] = None,
 ) -> None:
     """Train a committee (one model per seed) into <out>/<arch>/<recipe>/seed<k>/."""
     from xfer import training
+    from xfer.runtime import default_threads, set_threads
 
+    set_threads(threads or default_threads())
     presets = preset_names(arch)
     if presets and preset not in presets:  # a backend without presets takes its own keys
         raise InputError(f"unknown {arch} preset {preset!r}; available: {', '.join(presets)}")

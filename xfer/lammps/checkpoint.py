@@ -25,6 +25,7 @@ from typing import Any
 
 from xfer.atomic import write_json
 from xfer.jsonfiles import read_json
+from xfer.lammps.ranks import lammps_here
 
 STATE = "checkpoint.json"
 RESTARTS = ("checkpoint.a.restart", "checkpoint.b.restart")
@@ -127,9 +128,7 @@ def newest_restart(run_dir: Path) -> tuple[str, int] | None:
 
 def restart_step(path: Path) -> int | None:
     """The step stored in restart file ``path``; None if LAMMPS cannot read it (cut short)."""
-    from lammps import lammps  # xfer is imported: MPI is preloaded, plugins on the path
-
-    lmp = lammps(cmdargs=["-log", "none", "-screen", "none", "-nocite"])
+    lmp = lammps_here(["-log", "none", "-screen", "none", "-nocite"])  # the leader alone
     try:
         lmp.command(f"read_restart {path}")
         return int(lmp.extract_global("ntimestep"))

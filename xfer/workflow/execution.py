@@ -4,7 +4,9 @@ A name (``local``, ``local-threads``, ``slurm-gpu``, ``pbs``) means
 ``xfer/workflow/profiles/<name>.py``, package data found with :mod:`importlib.resources`
 (so an installed xfer has them); anything else is a path to the
 user's own Python file. Either file defines ``make_config(run_dir) -> parsl.config.Config``
-(``run_dir`` is where Parsl keeps its logs, inside the campaign's results directory).
+(``run_dir`` is where Parsl keeps its logs, inside the campaign's results directory), and
+may define ``TASK_RESOURCES`` (ranks and threads per task kind, see
+:mod:`xfer.workflow.resources`).
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 import importlib.util
 from importlib.resources import files
 from pathlib import Path
+from typing import Any
 
 from xfer.errors import InputError
 
@@ -41,6 +44,25 @@ def profile_path(name_or_path: str) -> Path:
 
 def load_profile(name_or_path: str, run_dir: Path, workers: int | None = None):
     """The ``parsl.config.Config`` of the profile's ``make_config(run_dir[, workers])``."""
+    path, module = _module(name_or_path)
+    make = getattr(module, "make_config", None)
+    if make is None:
+        raise InputError(f"parsl config {path} defines no make_config(run_dir)")
+    Path(run_dir).mkdir(parents=True, exist_ok=True)
+    return make(Path(run_dir)) if workers is None else make(Path(run_dir), workers=workers)
+
+
+def declared_resources(name_or_path: str) -> dict[str, Any]:
+    """The profile's ``TASK_RESOURCES`` (kind -> ranks/threads; empty if it has none)."""
+    path, module = _module(name_or_path)
+    declared = getattr(module, "TASK_RESOURCES", {})
+    if not isinstance(declared, dict):
+        raise InputError(f"TASK_RESOURCES in {path} must be a dict of task kind -> resources")
+    return declared
+
+
+def _module(name_or_path: str) -> tuple[Path, Any]:
+    """The profile file and its executed module."""
     path = profile_path(name_or_path)
     spec = importlib.util.spec_from_file_location(f"xfer_parsl_profile_{path.stem}", path)
     assert spec is not None and spec.loader is not None
@@ -51,8 +73,4 @@ def load_profile(name_or_path: str, run_dir: Path, workers: int | None = None):
         raise InputError(
             f"parsl config {path} failed to load: {type(exc).__name__}: {exc}"
         ) from None
-    make = getattr(module, "make_config", None)
-    if make is None:
-        raise InputError(f"parsl config {path} defines no make_config(run_dir)")
-    Path(run_dir).mkdir(parents=True, exist_ok=True)
-    return make(Path(run_dir)) if workers is None else make(Path(run_dir), workers=workers)
+    return path, module

@@ -25,10 +25,17 @@ from xfer.atomic import write_json
 from xfer.errors import InputError
 from xfer.workflow.campaign import Campaign
 from xfer.workflow.dag import build_plan
-from xfer.workflow.execution import load_profile
+from xfer.workflow.execution import declared_resources, load_profile
 from xfer.workflow.live import HEARTBEAT_S, LiveView, LogView, TaskWatch
+from xfer.workflow.resources import resources_for
 from xfer.workflow.store import DONE, TaskStore
-from xfer.workflow.tasks import KINDS, allow_workers, app_for, stop_running_workers
+from xfer.workflow.tasks import (
+    KINDS,
+    allow_workers,
+    app_for,
+    executor_label,
+    stop_running_workers,
+)
 
 
 @dataclass
@@ -72,7 +79,9 @@ def run_campaign(
     stale = stop_stale_executors(out / "runinfo")
     config = load_profile(profile, out / "runinfo", workers)
     cancel_stale_jobs(config, stale)
-    apps = {kind: app_for(kind, [e.label for e in config.executors]) for kind in KINDS}
+    labels = [e.label for e in config.executors]
+    apps = {kind: app_for(kind, labels) for kind in KINDS}
+    resources = task_resources(profile, config)
     summary = RunSummary(total=len(plan.tasks), reused=0)
     futures: dict[str, concurrent.futures.Future] = {}
     task_of = {}
@@ -91,6 +100,7 @@ def run_campaign(
             future = apps[task.kind](
                 str(out),
                 task.as_dict(),
+                resources[task.kind],
                 inputs=upstream,
                 outputs=[File(str(store.dir_of(task) / DONE))],
             )
@@ -176,6 +186,20 @@ def _follow(
 
 
 PROCESSES = "processes.json"
+
+
+def task_resources(profile: str, config) -> dict[str, dict[str, int]]:
+    """Ranks and threads per task kind: the profile's TASK_RESOURCES over the cores per
+    worker of the executor each kind runs on."""
+    declared = declared_resources(profile)
+    by_label = {e.label: e for e in config.executors}
+    labels = list(by_label)
+    out = {}
+    for kind in KINDS:
+        label = executor_label(kind, labels)
+        executor = by_label[label] if label else config.executors[0]
+        out[kind] = resources_for(kind, declared, executor).as_dict()
+    return out
 
 
 def record_executors(dfk, runinfo: Path) -> None:

@@ -31,8 +31,10 @@ from typing import Any
 from xfer.atomic import write_json
 from xfer.errors import InputError, XferError
 from xfer.progress import PROGRESS, PROGRESS_ENV
+from xfer.runtime import default_threads
 from xfer.workflow.al_tasks import AL_KINDS, AL_WORK
 from xfer.workflow.diag_tasks import DIAG_KINDS, DIAG_WORK
+from xfer.workflow.resources import TaskResources, task_ranks
 from xfer.workflow.store import (
     DONE,
     FAILED,
@@ -149,7 +151,9 @@ def work_md(spec: dict, deps: dict, attempt: Path, task_dir: Path) -> dict:
     from xfer.md import MDSettings, run_md
 
     pair = pair_from_result(deps["model"]["pair"]) if "model" in deps else None
-    settings = MDSettings(**spec["settings"], pair=pair)
+    ranks = task_ranks()  # the profile's cores for this task: ranks x threads
+    settings = MDSettings(**spec["settings"], pair=pair, nprocs=ranks,
+                          threads=default_threads(ranks))  # fmt: skip
     progress = md_progress("md", settings.n_steps, settings.timestep_fs)
     adopt_unfinished_run(task_dir, attempt / "run")
     result = run_md(settings, attempt / "run", progress=progress)
@@ -237,8 +241,13 @@ def allow_workers() -> None:
     _STOPPING.clear()
 
 
-def execute(root: str, task: dict[str, Any]) -> dict[str, Any]:
-    """Run ``task`` unless it is done; return its done marker (raises TaskFailed)."""
+def execute(root: str, task: dict[str, Any], resources: dict[str, int] | None = None
+            ) -> dict[str, Any]:
+    """Run ``task`` unless it is done; return its done marker (raises TaskFailed).
+
+    ``resources`` (ranks, threads: :class:`xfer.workflow.resources.TaskResources`) go to
+    the worker process through its environment.
+    """
     directory = TaskStore(Path(root)).task_dir(task["kind"], task["key"])
     if _STOPPING.is_set():
         raise TaskFailed(f"{task['label']}: interrupted before it started")
@@ -250,7 +259,8 @@ def execute(root: str, task: dict[str, Any]) -> dict[str, Any]:
         write_json(directory / TASK, task)
         number, attempt = next_attempt(directory)
         started, clock = now(), time.perf_counter()
-        env = dict(os.environ, **{PROGRESS_ENV: str(attempt / PROGRESS)})
+        env = dict(os.environ, **{PROGRESS_ENV: str(attempt / PROGRESS)},
+                   **TaskResources(**(resources or {})).environment())
         with open(attempt / "worker.log", "wb") as log:
             proc = subprocess.Popen(
                 [sys.executable, "-m", "xfer.workflow.worker", str(directory), attempt.name,
@@ -307,39 +317,46 @@ def _failure_reason(attempt: Path, code: int) -> str:
         return f"worker exited with code {code}" + (f": {tail[0]}" if tail else "")
 
 
-def run_dataset(root: str, task: dict, inputs=(), outputs=()) -> dict:
+def run_dataset(root: str, task: dict, resources: dict | None = None, inputs=(),
+                outputs=()) -> dict:
     """Parsl app body: build or adopt the dataset."""
-    return execute(root, task)
+    return execute(root, task, resources)
 
 
-def run_recipe(root: str, task: dict, inputs=(), outputs=()) -> dict:
+def run_recipe(root: str, task: dict, resources: dict | None = None, inputs=(),
+               outputs=()) -> dict:
     """Parsl app body: write a recipe's training/validation files."""
-    return execute(root, task)
+    return execute(root, task, resources)
 
 
-def run_train(root: str, task: dict, inputs=(), outputs=()) -> dict:
+def run_train(root: str, task: dict, resources: dict | None = None, inputs=(),
+              outputs=()) -> dict:
     """Parsl app body: train and export one model."""
-    return execute(root, task)
+    return execute(root, task, resources)
 
 
-def run_md(root: str, task: dict, inputs=(), outputs=()) -> dict:
+def run_md(root: str, task: dict, resources: dict | None = None, inputs=(),
+           outputs=()) -> dict:
     """Parsl app body: one validation MD run."""
-    return execute(root, task)
+    return execute(root, task, resources)
 
 
-def run_analyze(root: str, task: dict, inputs=(), outputs=()) -> dict:
+def run_analyze(root: str, task: dict, resources: dict | None = None, inputs=(),
+                outputs=()) -> dict:
     """Parsl app body: analyze one run."""
-    return execute(root, task)
+    return execute(root, task, resources)
 
 
-def run_al(root: str, task: dict, inputs=(), outputs=()) -> dict:
+def run_al(root: str, task: dict, resources: dict | None = None, inputs=(),
+           outputs=()) -> dict:
     """Parsl app body: one active-learning task (start boxes, explore, select, label)."""
-    return execute(root, task)
+    return execute(root, task, resources)
 
 
-def run_diag(root: str, task: dict, inputs=(), outputs=()) -> dict:
+def run_diag(root: str, task: dict, resources: dict | None = None, inputs=(),
+             outputs=()) -> dict:
     """Parsl app body: one diagnostics task (user model, scans, volume scan, along)."""
-    return execute(root, task)
+    return execute(root, task, resources)
 
 
 _BODIES = {
@@ -358,8 +375,12 @@ def app_for(kind: str, executor_labels: list[str]):
     defines executors with those labels (training and MD on GPUs), else to any executor."""
     from parsl import python_app
 
-    labels = set(executor_labels)
-    executors: list[str] | str = "all"
-    if {"gpu", "cpu"} <= labels:
-        executors = ["gpu" if kind in GPU_KINDS else "cpu"]
-    return python_app(_BODIES[kind], executors=executors)
+    label = executor_label(kind, executor_labels)
+    return python_app(_BODIES[kind], executors=[label] if label else "all")
+
+
+def executor_label(kind: str, executor_labels: list[str]) -> str | None:
+    """The executor tasks of ``kind`` go to (None: any of them)."""
+    if {"gpu", "cpu"} <= set(executor_labels):
+        return "gpu" if kind in GPU_KINDS else "cpu"
+    return None

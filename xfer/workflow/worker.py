@@ -1,5 +1,8 @@
 """Worker process of one task try: ``python -m xfer.workflow.worker TASK_DIR ATTEMPT PARENT_PID``.
 
+Runs with the threads its task kind gets from the execution profile (``XFER_THREADS``, see
+:mod:`xfer.workflow.resources`).
+
 Dies with its parent (Linux ``PR_SET_PDEATHSIG``), so a SIGKILLed campaign leaves no
 worker writing into a task directory. Reports its progress to ``XFER_PROGRESS_FILE``
 (``<attempt>/progress.json``, see :mod:`xfer.progress`). Writes ``<attempt>/outputs.json``
@@ -24,6 +27,7 @@ import xfer  # noqa: F401  (runtime set-up: MPI preload, plugin path, one thread
 from xfer.atomic import write_json
 from xfer.errors import XferError
 from xfer.progress import report
+from xfer.runtime import THREADS_ENV, default_threads, set_threads
 from xfer.workflow.store import TASK
 from xfer.workflow.tasks import ERROR, OUTPUTS, WORK, dependency_results
 
@@ -43,6 +47,8 @@ def main(argv: list[str]) -> int:
     task_dir, attempt_name, parent = Path(argv[0]), argv[1], int(argv[2])
     _die_with_parent(parent)
     attempt = task_dir / attempt_name
+    if os.environ.get(THREADS_ENV):  # the cores the execution profile gives this task
+        set_threads(default_threads())
     try:
         task = json.loads((task_dir / TASK).read_text())
         report(task["kind"], detail="setting up")  # until the work reports its phases
