@@ -82,7 +82,7 @@ def test_wheel_in_a_fresh_venv_runs_opls_md_outside_the_checkout(tmp_path):
 
     presets = _run([str(python), "-c", "from xfer.backends.base import preset_names as p; "
                     "print(p('mace'), p('gap'))"], elsewhere, env)  # fmt: skip
-    assert presets.stdout.split() == ["['tiny',", "'paper']", "['tiny',", "'paper']"]
+    assert presets.stdout.split() == ["['tiny',", "'paper',", "'finetune']", "['tiny',", "'paper']"]
     profiles = _run([str(python), "-c", "from xfer.workflow.execution import profile_names; "
                      "print(*profile_names())"], elsewhere, env)  # fmt: skip
     assert {"local", "local-threads", "slurm-gpu", "pbs"} <= set(profiles.stdout.split())

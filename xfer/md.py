@@ -351,7 +351,8 @@ def _run_md(
     checkpoint.begin_part(out_dir, resume.step if resume else 0)
     stage(f"{settings.ensemble.upper()} {out_dir.name}")
     job = {"out_dir": str(out_dir), "settings": settings.model_dump(mode="json"),
-           "bond_types": prepared["bond_types"], "elements": prepared["elements"]}  # fmt: skip
+           "bond_types": prepared["bond_types"], "elements": prepared["elements"],
+           "resume_step": resume.step if resume else None}  # fmt: skip
     start = time.perf_counter()
     watcher = ThermoWatcher(out_dir / "thermo.csv", progress) if progress else nullcontext()
     with watcher:
@@ -431,6 +432,8 @@ def run_engine(job: dict[str, Any]) -> dict[str, Any]:
     if settings.threads:
         set_threads(settings.threads)
     committee = _committee_run(settings, out_dir, job["elements"])
+    if committee is not None and job.get("resume_step") is not None:
+        committee.resume(job["resume_step"])  # the rows prepare_run's CommitteeRun kept
     with _cwd(out_dir):
         lammps = LammpsRun(plugins_needed=_plugins(settings))
         outcome = lammps.execute("in.lammps", settings.n_steps, job["bond_types"],

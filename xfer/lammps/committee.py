@@ -165,13 +165,21 @@ class CommitteeRun:
             return
         log = self.log
         if resume_step is not None:
-            log.appending = True  # deepmd opens its file in append mode after read_restart
-            log.restore([self.kept_file, log.path], resume_step)
-            for step in [s for s in log.per_atom if not self._dump_needs(s)]:
-                del log.per_atom[step]
+            self.resume(resume_step, [self.kept_file, log.path])
         with atomic_path(self.kept_file) as tmp:
             tmp.write_text(_rows_text(sorted(log.rows), log.rows, log.per_atom))
         log.path.unlink(missing_ok=True)  # only after the kept file holds its rows
+
+    def resume(self, step: int, files: list[Path] | None = None) -> None:
+        """Take up a resumed run's rows up to ``step`` from ``files`` (default: the kept
+        file :meth:`start` wrote; the engine's own CommitteeRun calls this)."""
+        if not is_leader():
+            return
+        log = self.log
+        log.appending = True  # deepmd opens its file in append mode after read_restart
+        log.restore(files or [self.kept_file], step)
+        for s in [s for s in log.per_atom if not self._dump_needs(s)]:
+            del log.per_atom[s]
 
     def _keep(self, steps: list[int], per_atom: dict[int, np.ndarray]) -> None:
         """Append the rows of ``steps`` (with the per-atom values given) to the kept file."""
