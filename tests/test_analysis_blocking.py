@@ -10,17 +10,11 @@ from xfer.analysis.blocking import (
     statistical_inefficiency,
 )
 from xfer.analysis.results import NotComputable
+from xfer.testing.synthetic import ar1_series
 
 
 def _ar1(n, phi, sigma, seed):
-    """AR(1) series: stationary std ``sigma``, statistical inefficiency (1 + phi) / (1 - phi)."""
-    rng = np.random.default_rng(seed)
-    noise = rng.normal(size=n) * sigma * np.sqrt(1.0 - phi**2)
-    x = np.empty(n)
-    x[0] = rng.normal() * sigma
-    for k in range(1, n):
-        x[k] = phi * x[k - 1] + noise[k]
-    return x
+    return ar1_series(n, phi, sigma, np.random.default_rng(seed))
 
 
 @pytest.mark.parametrize(("phi", "seed"), [(0.0, 1), (0.5, 2), (0.9, 3), (0.98, 4)])

@@ -5,17 +5,11 @@ import pytest
 
 from xfer.analysis import AnalysisSettings, analyze_run
 from xfer.analysis.density import blocked_sem, density_distribution, grid_edges
-from xfer.testing.synthetic import SyntheticRun, write_synthetic_run
+from xfer.testing.synthetic import SyntheticRun, ar1_series, write_synthetic_run
 
 
 def _ar1(n, phi, sigma, seed):
-    rng = np.random.default_rng(seed)
-    noise = rng.normal(size=n) * sigma * np.sqrt(1.0 - phi**2)
-    x = np.empty(n)
-    x[0] = rng.normal() * sigma
-    for k in range(1, n):
-        x[k] = phi * x[k - 1] + noise[k]
-    return x
+    return ar1_series(n, phi, sigma, np.random.default_rng(seed))
 
 
 def test_density_sem_of_uncorrelated_series_is_the_naive_one():

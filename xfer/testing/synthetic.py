@@ -171,18 +171,24 @@ def _write_dump(path, spec, symbols, type_of, mol_ids, wrapped, images, cell) ->
             fh.write(body + "\n")
 
 
+def ar1_series(n: int, phi: float, sigma: float, rng: np.random.Generator) -> np.ndarray:
+    """A zero-mean AR(1) series of stationary std ``sigma`` and lag-1 correlation ``phi``
+    (statistical inefficiency (1 + phi) / (1 - phi)): a density series of known statistics."""
+    noise = rng.normal(size=n) * sigma * np.sqrt(1.0 - phi**2)
+    x = np.empty(n)
+    x[0] = rng.normal() * sigma
+    for k in range(1, n):
+        x[k] = phi * x[k - 1] + noise[k]
+    return x
+
+
 def _write_thermo(path, spec, rng, time_ps) -> None:
     """thermo.csv: an AR(1) density series around spec.density (constant for NVT)."""
     n = len(time_ps)
     if spec.ensemble == "npt":
         dt = time_ps[1] - time_ps[0] if n > 1 else 1.0
         phi = np.exp(-dt / spec.density_tau_ps) if spec.density_tau_ps > 0 else 0.0
-        noise = rng.normal(size=n) * spec.density_std * np.sqrt(1.0 - phi**2)
-        rho = np.empty(n)
-        rho[0] = rng.normal() * spec.density_std
-        for k in range(1, n):
-            rho[k] = phi * rho[k - 1] + noise[k]
-        rho += spec.density
+        rho = spec.density + ar1_series(n, phi, spec.density_std, rng)
     else:
         rho = np.full(n, spec.density)
     rows = ["step,time_ps,temp,press,density,pe"]
