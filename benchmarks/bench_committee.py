@@ -69,6 +69,7 @@ class Variant:
         self.committee = prepared["committee"]
         self.chunked = self.committee is not None and not self.committee.engine
         self.blocks: list[float] = []
+        self.cpu_share: list[float] = []  # process CPU time / wall time of each block
         with contextlib.chdir(workdir):
             self.lmp = LammpsRun(plugins_needed=[settings.pair.plugin]).lmp
             self.lmp.file("in.lammps")  # runs the warm-up (engine) or only sets up (chunked)
@@ -79,12 +80,14 @@ class Variant:
 
     def time_block(self, steps: int) -> float:
         with contextlib.chdir(self.workdir):
-            start = time.perf_counter()
+            start, cpu = time.perf_counter(), time.process_time()
             if self.chunked:
                 self.committee.run_chunks(self.lmp, self.warm + (len(self.blocks) + 1) * steps)
             else:
                 self.lmp.command(f"run {steps}")
-            self.blocks.append((time.perf_counter() - start) / steps)
+            wall = time.perf_counter() - start
+            self.blocks.append(wall / steps)
+            self.cpu_share.append((time.process_time() - cpu) / wall)
         return self.blocks[-1]
 
     def result(self, steps: int) -> dict:
@@ -93,7 +96,8 @@ class Variant:
         if done != len(self.blocks) * steps:
             raise SystemExit(f"a timed run stopped early ({done} of {len(self.blocks) * steps})")
         return {"steps": steps, "warmup_steps": self.warm, "s_per_step": min(self.blocks),
-                "s_per_step_blocks": self.blocks}  # fmt: skip
+                "s_per_step_blocks": self.blocks,
+                "cpu_share_blocks": self.cpu_share}  # fmt: skip
 
 
 def worker(request: Path) -> None:
@@ -287,7 +291,8 @@ def save(records: list[dict]) -> None:
                 "members say otherwise), NVT 100 K; bond halt off (1000 A) and uncertainty "
                 "threshold 1e6 eV/A so that no run stops early; one thread per variant "
                 "process, 2 shared cores (load_average_1min per record: at the start and "
-                "after each round of blocks)",
+                "after each round of blocks; cpu_share_blocks: the variant process's CPU "
+                "time over the block's wall time, near 1 when nothing took its core)",
         "results": merged,
         "build": {"threads": int(os.environ.get("OMP_NUM_THREADS", "1")), "nprocs": 1,
                   "machine": os.uname().machine, "cpus": os.cpu_count(),

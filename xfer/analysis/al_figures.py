@@ -57,12 +57,12 @@ def generations_figure(
             ax.fill_between(x, y - se, y + se, color=colour, alpha=0.2, lw=0)
         ref_key = {"density_gcm3": "density_gcm3", "D_cm2_s": "D_cm2_s"}.get(key)
         if ref_key and reference.get(ref_key) is not None:
-            ax.axhline(reference[ref_key] * scale, color="k", ls="--", lw=1, label="reference")
+            ax.axhline(reference[ref_key] * scale, color="k", ls=":", lw=1, label="reference")
         if key == "Q":
             ax.set_ylim(0, 3)
         ax.set_xlim(min(generations) - 0.3, max(generations) + 0.3)
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_xlabel("active-learning generation")
         ax.set_ylabel(label)
-    fig.axes[0].legend(frameon=False, fontsize=7)
+    fig.axes[0].legend(frameon=False, fontsize=7, handlelength=4)  # long enough to show dashes
     return save_figure(fig, target)
