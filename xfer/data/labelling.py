@@ -93,7 +93,11 @@ def label_frames(
     desc: str = "label",
     scratch: Path | None = None,
 ) -> LabelOutcome:
-    """Label ``frames`` (each with a unique ``info['frame_id']``), resuming from ``log_path``."""
+    """Label ``frames`` (each with a unique ``info['frame_id']``), resuming from ``log_path``.
+
+    Labels are computed in ``workers`` spawned processes, so a script calling this needs
+    the ``if __name__ == "__main__":`` guard of :mod:`multiprocessing`.
+    """
     ids = [f.info[FRAME_ID] for f in frames]
     if len(set(ids)) != len(ids):
         raise InputError(f"duplicate frame ids in {desc}: labelling needs unique ids")
