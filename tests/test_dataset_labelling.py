@@ -153,14 +153,14 @@ def test_unknown_calculator_is_a_configuration_error_not_a_failed_frame(tmp_path
     assert not (tmp_path / "c.jsonl").exists()
 
 
-# 160-atom EC/EMC boxes: one GFN2-xTB label is ~20 s on an idle core, long enough to tell
-# a build that stops at once from one that waits for the label in progress
+# 80-atom EC/EMC boxes: one GFN2-xTB label takes seconds (a 160-atom one: 20 s on an idle
+# core), long enough to tell a build that stops at once from one that waits for the label
 LONG_LABELS = """
 [vs]
 source = "packed"
 scans = 1
 points = 2
-mix = {EC = 4, EMC = 8}
+mix = {EC = 2, EMC = 4}
 """
 
 

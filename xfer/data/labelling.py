@@ -199,10 +199,12 @@ def _compute(
                 keep(future.result())
                 unkept.discard(future)
     except BaseException:
-        for future in unkept:
-            if future.done() and not future.cancelled() and future.exception() is None:
-                keep(future.result())
-        _stop_workers(pool)
+        try:
+            for future in unkept:
+                if future.done() and not future.cancelled() and future.exception() is None:
+                    keep(future.result())
+        finally:  # even if a second Ctrl-C cuts the keeping short
+            _stop_workers(pool)
         raise
     pool.shutdown()
 
