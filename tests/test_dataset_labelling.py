@@ -164,6 +164,24 @@ mix = {EC = 2, EMC = 4}
 """
 
 
+@pytest.fixture
+def start_build(tmp_path: Path):
+    """Starts ``xfer dataset build`` of LONG_LABELS in its own session; whatever the test's
+    outcome, nothing of it outlives the test."""
+    started: list[subprocess.Popen] = []
+
+    def start(workers: int) -> tuple[subprocess.Popen, Path]:
+        proc, log = _start_build(tmp_path, workers)
+        started.append(proc)
+        return proc, log
+
+    yield start
+    for proc in started:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+
+
 def _start_build(tmp_path: Path, workers: int) -> tuple[subprocess.Popen, Path]:
     config = tmp_path / "vs.toml"
     config.write_text(LONG_LABELS)
@@ -222,10 +240,12 @@ def _alive(pid: int) -> bool:
 
 
 @pytest.mark.slow
-def test_sigterm_during_a_label_stops_at_once_keeps_finished_labels_and_resumes(tmp_path):
+def test_sigterm_during_a_label_stops_at_once_keeps_finished_labels_and_resumes(
+    tmp_path, start_build
+):
     """The build labels in a worker process, so SIGTERM is handled while GFN2-xTB runs (in
     the process itself the handler waited for the label: 39.6 s measured before the fix)."""
-    proc, log = _start_build(tmp_path, workers=1)
+    proc, log = start_build(workers=1)
     _wait_for(lambda: log.is_file() and log.read_bytes().count(b"\n") == 1, proc)
     first = log.read_bytes()
     label_s = json.loads(first)["seconds"]
@@ -253,8 +273,8 @@ def test_sigterm_during_a_label_stops_at_once_keeps_finished_labels_and_resumes(
 
 
 @pytest.mark.slow
-def test_workers_die_with_a_sigkilled_build(tmp_path):
-    proc, log = _start_build(tmp_path, workers=2)
+def test_workers_die_with_a_sigkilled_build(start_build):
+    proc, log = start_build(workers=2)
     workers: list[int] = []
 
     def computing() -> bool:  # both past their start-up, inside GFN2-xTB
