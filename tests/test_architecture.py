@@ -1,7 +1,8 @@
 """The package's layer order (README "Architecture"): a layer imports only from layers below.
 
-    base (errors, atomic, jsonfiles, runtime, provenance, progress) -> chem -> engine (lammps, md)
-    -> data -> backends (+ training) -> analysis -> workflow -> cli (-> testing: test support only)
+    base (errors, atomic, jsonfiles, runtime, children, provenance, progress) -> chem
+    -> engine (lammps, md) -> data -> backends (+ training) -> analysis -> workflow -> cli
+    (-> testing: test support only)
 
 Every ``import``/``from`` statement in xfer, module level or inside a function, is checked,
 so a lazy import cannot hide an inversion. ``if TYPE_CHECKING:`` imports count too.
@@ -18,7 +19,7 @@ PACKAGE = Path(xfer.__file__).resolve().parent
 LAYERS = ("base", "chem", "engine", "data", "backends", "analysis", "workflow", "cli", "testing")
 HOME = {  # first component below xfer -> layer
     "errors": "base", "atomic": "base", "runtime": "base", "provenance": "base",
-    "progress": "base", "jsonfiles": "base",
+    "progress": "base", "jsonfiles": "base", "children": "base",
     "chem": "chem", "lammps": "engine", "md": "engine", "data": "data",
     "backends": "backends", "training": "backends", "analysis": "analysis",
     "workflow": "workflow", "cli": "cli", "testing": "testing",

@@ -8,11 +8,19 @@ redone) and finishes the rest."""
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
-from fixtures.campaign import done_markers, sigkill_then_restart, write_campaign, write_dataset_dir
+from fixtures.campaign import (
+    campaign_command,
+    done_markers,
+    sigkill_then_restart,
+    write_campaign,
+    write_dataset_dir,
+)
 from fixtures.slurm import PARTITION, one_node_cluster
 
 from xfer.workflow.runner import stop_stale_executors
@@ -74,3 +82,45 @@ def test_slurm_sigkill_restart_reuses_finished_tasks(dataset, out, tmp_path, slu
 
 def _markers(out: Path) -> list[dict]:
     return list(done_markers(out).values())
+
+
+def _processes_in(directory: Path) -> list[tuple[int, str]]:
+    """(pid, command line) of every process working in ``directory`` or below."""
+    found = []
+    for proc in Path("/proc").glob("[0-9]*"):
+        try:
+            cwd = os.readlink(proc / "cwd")
+            cmdline = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except OSError:
+            continue
+        if cwd.startswith(str(directory)):
+            found.append((int(proc.name), cmdline))
+    return found
+
+
+@pytest.mark.slow
+def test_ctrl_c_of_a_local_campaign_stops_its_deepmd_training(dataset, out, tmp_path):
+    """Ctrl-C of the driver while dp trains in a HighThroughputExecutor worker: the campaign
+    exits 130 and leaves no process working in its results (dp kept training before)."""
+    campaign = write_campaign(tmp_path, dataset, parsl="local")
+    campaign.write_text(campaign.read_text().replace('gap = { preset = "tiny" }',
+                                                     'deepmd = { preset = "tiny" }')
+                        .replace('arch = "gap"', 'arch = "deepmd"'))  # fmt: skip
+    env = dict(os.environ, XFER_PARSL_WORKERS="1")
+    with open(tmp_path / "driver.log", "wb") as log:
+        proc = subprocess.Popen(campaign_command(campaign, out), stdout=log,
+                                stderr=subprocess.STDOUT, env=env)  # fmt: skip
+    deadline = time.monotonic() + 900
+    while not any("xfer.backends.deepmd" in cmd for _, cmd in _processes_in(out / "tasks")):
+        assert proc.poll() is None, (tmp_path / "driver.log").read_text()
+        assert time.monotonic() < deadline, "dp never started"
+        time.sleep(0.2)
+    time.sleep(3)  # dp is training
+    proc.send_signal(signal.SIGINT)
+    assert proc.wait(timeout=300) == 130
+    deadline = time.monotonic() + 30
+    while (left := _processes_in(out)) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    for pid, _ in left:  # no stray training for the next tests
+        os.kill(pid, signal.SIGKILL)
+    assert not left, left

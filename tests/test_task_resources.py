@@ -68,3 +68,32 @@ def test_md_task_runs_on_the_ranks_and_threads_it_is_given(tmp_path):
     run = TaskStore(root).task_dir("md", task["key"]) / done["output"] / "run"
     result = json.loads((run / "result.json").read_text())
     assert result["nprocs"] == 2 and result["threads"] == 1 and result["n_steps_done"] == 10
+
+
+def test_al_explore_runs_on_the_ranks_and_threads_it_is_given(gap_model, tmp_path, monkeypatch):
+    """Like an md task, an exploration run takes the profile's ranks and threads (given to
+    its worker as XFER_TASK_RANKS / XFER_THREADS), not one rank."""
+    from dataclasses import asdict
+
+    from xfer.backends import get_backend
+    from xfer.runtime import THREADS_ENV
+    from xfer.workflow.al_tasks import explore_run_settings
+    from xfer.workflow.resources import RANKS_ENV
+
+    member = {"model": str(gap_model.path),
+              "pair": asdict(get_backend("gap").pair_spec(gap_model))}  # fmt: skip
+    deps = {"member0": member, "member1": member,
+            "starts": {"starts": str(tmp_path), "frames": ["start.data"]}}  # fmt: skip
+    settings = {"potential": "ml", "ensemble": "npt", "temperature": 300.0, "time_ps": 0.01,
+                "thermo_every": 5, "dump_every": 5, "max_force_deviation": 0.5,
+                "deviation_every": 5}  # fmt: skip
+    spec = {"settings": settings, "start": 0}
+    monkeypatch.setenv(RANKS_ENV, "2")
+    monkeypatch.setenv(THREADS_ENV, "3")
+    run = explore_run_settings(spec, deps)
+    assert (run.nprocs, run.threads) == (2, 3)
+    assert run.data == tmp_path / "start.data" and run.committee is not None
+    monkeypatch.delenv(RANKS_ENV)
+    monkeypatch.setenv(THREADS_ENV, "1")
+    single = explore_run_settings(spec, deps)
+    assert (single.nprocs, single.threads) == (1, 1)

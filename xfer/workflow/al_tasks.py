@@ -25,6 +25,7 @@ from pathlib import Path
 from xfer.atomic import write_json
 from xfer.errors import InputError
 from xfer.progress import report
+from xfer.workflow.resources import md_run_resources
 from xfer.workflow.task_io import adopt_unfinished_run, md_progress, pair_from_result, rel
 
 AL_KINDS = ("al_starts", "al_explore", "al_select", "al_label", "al_gate")
@@ -48,22 +49,31 @@ def work_al_starts(spec: dict, deps: dict, attempt: Path, task_dir: Path) -> dic
     }
 
 
-def work_al_explore(spec: dict, deps: dict, attempt: Path, task_dir: Path) -> dict:
-    """One exploration run: primary model drives, the committee's deviation can halt it."""
+def explore_run_settings(spec: dict, deps: dict):
+    """The :class:`xfer.md.MDSettings` of an exploration run, on the MPI ranks and threads
+    the execution profile gives the task (:func:`xfer.workflow.resources.md_run_resources`)."""
     from xfer.backends.committee_pair import committee_spec
-    from xfer.md import MDSettings, run_md
+    from xfer.md import MDSettings
     from xfer.training import load_model
 
     names = sorted((k for k in deps if k.startswith("member")), key=lambda k: int(k[6:]))
     models = [load_model(Path(deps[k]["model"])) for k in names]
     starts = deps["starts"]
-    data = Path(starts["starts"]) / starts["frames"][spec["start"]]
-    settings = MDSettings(
+    return MDSettings(
         **spec["settings"],
-        data=data,
+        data=Path(starts["starts"]) / starts["frames"][spec["start"]],
         pair=pair_from_result(deps[names[0]]["pair"]),
         committee=committee_spec(models),
+        **md_run_resources(),
     )
+
+
+def work_al_explore(spec: dict, deps: dict, attempt: Path, task_dir: Path) -> dict:
+    """One exploration run: primary model drives, the committee's deviation can halt it."""
+    from xfer.md import run_md
+
+    starts = deps["starts"]
+    settings = explore_run_settings(spec, deps)
     progress = md_progress("explore", settings.n_steps, settings.timestep_fs)
     adopt_unfinished_run(task_dir, attempt / "run")  # a killed try continues from its checkpoint
     result = run_md(settings, attempt / "run", progress=progress)

@@ -5,7 +5,8 @@ An execution profile file may define ``TASK_RESOURCES``, e.g.
 on one rank with the cores Parsl reserves per worker of the executor it is routed to
 (``cores_per_worker`` of a HighThroughputExecutor, e.g. cores per GPU in ``slurm-gpu``;
 1 for a thread pool). The task's worker process gets them as ``XFER_THREADS`` (torch,
-OpenMP and deepmd threads per rank) and ``XFER_TASK_RANKS`` (MPI ranks of an MD task).
+OpenMP and deepmd threads per rank) and ``XFER_TASK_RANKS`` (MPI ranks of the LAMMPS run
+of an ``md`` or ``al_explore`` task, :func:`md_run_resources`).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from xfer.errors import InputError
-from xfer.runtime import THREADS_ENV
+from xfer.runtime import THREADS_ENV, default_threads
 
 RANKS_ENV = "XFER_TASK_RANKS"
 
@@ -38,6 +39,13 @@ class TaskResources:
 def task_ranks() -> int:
     """MPI ranks this task's worker was given (1 outside a campaign)."""
     return max(1, int(os.environ.get(RANKS_ENV, "1") or 1))
+
+
+def md_run_resources() -> dict[str, int]:
+    """``nprocs`` and ``threads`` of the LAMMPS run of this task's worker (an ``md`` or an
+    ``al_explore`` task): the ranks it was given, each with its threads."""
+    ranks = task_ranks()
+    return {"nprocs": ranks, "threads": default_threads(ranks)}
 
 
 def resources_for(kind: str, declared: dict[str, Any], executor: Any | None) -> TaskResources:

@@ -31,10 +31,9 @@ from typing import Any
 from xfer.atomic import write_json
 from xfer.errors import InputError, XferError
 from xfer.progress import PROGRESS, PROGRESS_ENV
-from xfer.runtime import default_threads
 from xfer.workflow.al_tasks import AL_KINDS, AL_WORK
 from xfer.workflow.diag_tasks import DIAG_KINDS, DIAG_WORK
-from xfer.workflow.resources import TaskResources, task_ranks
+from xfer.workflow.resources import TaskResources, md_run_resources
 from xfer.workflow.store import (
     DONE,
     FAILED,
@@ -151,9 +150,7 @@ def work_md(spec: dict, deps: dict, attempt: Path, task_dir: Path) -> dict:
     from xfer.md import MDSettings, run_md
 
     pair = pair_from_result(deps["model"]["pair"]) if "model" in deps else None
-    ranks = task_ranks()  # the profile's cores for this task: ranks x threads
-    settings = MDSettings(**spec["settings"], pair=pair, nprocs=ranks,
-                          threads=default_threads(ranks))  # fmt: skip
+    settings = MDSettings(**spec["settings"], pair=pair, **md_run_resources())
     progress = md_progress("md", settings.n_steps, settings.timestep_fs)
     adopt_unfinished_run(task_dir, attempt / "run")
     result = run_md(settings, attempt / "run", progress=progress)

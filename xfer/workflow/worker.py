@@ -15,37 +15,25 @@ so the rest of that loop finishes at once and a restarted campaign finds it done
 
 from __future__ import annotations
 
-import ctypes
 import json
 import os
-import signal
 import sys
 import traceback
 from pathlib import Path
 
 import xfer  # noqa: F401  (runtime set-up: MPI preload, plugin path, one thread)
 from xfer.atomic import write_json
+from xfer.children import die_with_parent
 from xfer.errors import XferError
 from xfer.progress import report
 from xfer.runtime import THREADS_ENV, default_threads, set_threads
 from xfer.workflow.store import TASK
 from xfer.workflow.tasks import ERROR, OUTPUTS, WORK, dependency_results
 
-PR_SET_PDEATHSIG = 1
-
-
-def _die_with_parent(parent: int) -> None:
-    try:
-        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
-    except (AttributeError, OSError):  # not Linux: stragglers are cleaned up on restart
-        return
-    if os.getppid() != parent:  # the parent died before prctl took effect
-        os._exit(1)
-
 
 def main(argv: list[str]) -> int:
     task_dir, attempt_name, parent = Path(argv[0]), argv[1], int(argv[2])
-    _die_with_parent(parent)
+    die_with_parent(parent)
     attempt = task_dir / attempt_name
     if os.environ.get(THREADS_ENV):  # the cores the execution profile gives this task
         set_threads(default_threads())
