@@ -142,6 +142,7 @@ def worktree(ref: str, where: Path) -> Path:
     plugins = (ROOT / "xfer" / "plugins" / "lib").resolve()
     link = where / "xfer" / "plugins" / "lib"
     if plugins.is_dir() and not link.exists():
+        link.parent.mkdir(parents=True, exist_ok=True)
         link.symlink_to(plugins)
     return where
 
@@ -163,8 +164,9 @@ def main() -> None:
     started = time.time()
     with tempfile.TemporaryDirectory(prefix="xfer-startup-") as tmp:
         work = Path(tmp)
-        trees = {"before": worktree(args.before, work / "before-tree"), "after": ROOT}
+        trees = {"before": work / "before-tree", "after": ROOT}
         try:
+            worktree(args.before, trees["before"])
             cases: dict[str, Path | None] = {"opls": None}
             cases |= {f"ml:{m}": m.resolve() for m in args.model}
             result_cases = {}
