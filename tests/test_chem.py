@@ -60,3 +60,21 @@ def test_pack_reaches_density_with_separated_molecules():
 def test_impossible_packing_is_a_clear_error():
     with pytest.raises(InputError, match="density"):
         pack({"EC": 16, "EMC": 32}, 2.4)
+
+
+def test_opls_lookup_prefers_fewest_wildcards_then_forward_key_then_table_order():
+    from xfer.chem.opls import WILDCARD as W
+    from xfer.chem.opls import _lookup
+
+    key = ("A", "B", "C", "D")
+    # reversed and forward exact matches: the forward key wins whatever the table order
+    assert _lookup({("D", "C", "B", "A"): (2.0,), key: (1.0,)}, key) == (key, (1.0,))
+    # fewer wildcards beat table order
+    table = {(W, "B", "C", W): (3.0,), (W, "B", "C", "D"): (4.0,)}
+    assert _lookup(table, key) == ((W, "B", "C", "D"), (4.0,))
+    # a tie in wildcards and direction: the table's first entry
+    table = {("A", W, "C", "D"): (5.0,), ("A", "B", W, "D"): (6.0,)}
+    assert _lookup(table, key) == (("A", W, "C", "D"), (5.0,))
+    # only the reversed key matches; nothing matches
+    assert _lookup({("D", "C", W, "A"): (7.0,)}, key) == (("D", "C", W, "A"), (7.0,))
+    assert _lookup({("A", "B", "C", "E"): (8.0,)}, key) is None

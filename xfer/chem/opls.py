@@ -18,7 +18,7 @@ import re
 from dataclasses import dataclass, field
 from functools import cache
 from importlib.resources import files
-from itertools import combinations
+from itertools import combinations, product
 
 from rdkit import Chem
 
@@ -142,17 +142,20 @@ class MoleculeTerms:
 
 
 def _lookup(table: dict[tuple[str, ...], tuple[float, ...]], key: tuple[str, ...]):
-    """Exact or reversed match; for dihedrals the match with fewest wildcards wins."""
-    best = None
-    for candidate in (key, key[::-1]):
-        for pattern, value in table.items():
-            if len(pattern) == len(candidate) and all(
-                p in (c, WILDCARD) for p, c in zip(pattern, candidate)
-            ):
-                score = sum(p == WILDCARD for p in pattern)
-                if best is None or score < best[0]:
-                    best = (score, pattern, value)
-    return None if best is None else (best[1], best[2])
+    """Exact or reversed match; for dihedrals the match with fewest wildcards wins (then the
+    forward key, then the table's order). Looks up each wildcard variant of the key rather
+    than scanning the table (which took 0.5 s of every OPLS run's start-up)."""
+    matches = []
+    for rank, candidate in enumerate((key, key[::-1])):
+        for pattern in set(product(*((c, WILDCARD) for c in candidate))):
+            if pattern in table:
+                matches.append((pattern.count(WILDCARD), rank, pattern))
+    if not matches:
+        return None
+    score, rank, _ = min(matches)
+    tied = {p for s, r, p in matches if (s, r) == (score, rank)}
+    best = next(p for p in table if p in tied)
+    return best, table[best]
 
 
 @cache

@@ -51,8 +51,15 @@ def write_tables(bond_types: list[BondType], criterion: BondCriterion, path: Pat
             energy = bt.k * (r - bt.r0) ** 2 + np.where(r > limit, ALARM_ENERGY, 0.0)
             force = -2.0 * bt.k * (r - bt.r0)
             fh.write(f"\n{keyword}\nN {TABLE_POINTS}\n\n")
-            np.savetxt(fh, np.column_stack([np.arange(1, TABLE_POINTS + 1), r, energy, force]),
-                       fmt=["%d", "%.10f", "%.12e", "%.12e"])
+            fh.write(_table_text(r, energy, force))
             rows.append({"id": k, "keyword": keyword, "label": bt.label, "r0": bt.r0,
                          "threshold": limit})
     return rows
+
+
+def _table_text(r: np.ndarray, energy: np.ndarray, force: np.ndarray) -> str:
+    """The rows ``index r energy force`` as :func:`numpy.savetxt` with formats ``%d %.10f
+    %.12e %.12e`` writes them, formatted in one operation (savetxt's per-row loop took
+    0.5 s of every run's start-up)."""
+    rows = np.column_stack([np.arange(1, len(r) + 1), r, energy, force])
+    return ("%d %.10f %.12e %.12e\n" * len(r)) % tuple(rows.ravel().tolist())

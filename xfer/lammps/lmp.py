@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 
 from xfer.errors import EnvironmentProblem
-from xfer.runtime import THREAD_VARIABLES, lmp_environment, lmp_variables
+from xfer.runtime import lmp_environment, lmp_variables, thread_variables
 
 BIN = Path(sys.executable).parent
 
@@ -36,14 +36,12 @@ def lmp_command(args: list[str], nprocs: int = 1) -> list[str]:
 
 def run_lmp(args: list[str], nprocs: int, threads: int) -> int:
     """Run the wheel's ``lmp`` with ``args`` (here, in the current directory); its exit code."""
-    env = {**lmp_environment(), **dict.fromkeys(THREAD_VARIABLES, str(threads))}
-    return subprocess.call(lmp_command(args, nprocs), env=env)
+    return subprocess.call(lmp_command(args, nprocs), env=lmp_environment(threads))
 
 
 def shell_lines(threads: int) -> list[str]:
     """``export`` lines that set up a shell for the wheel's ``lmp`` and ``mpiexec``."""
-    variables = {"PATH": f"{BIN}:$PATH", **lmp_variables(),
-                 **dict.fromkeys(THREAD_VARIABLES, str(threads))}  # fmt: skip
+    variables = {"PATH": f"{BIN}:$PATH", **lmp_variables(), **thread_variables(threads)}
     lines = []
     for name, value in variables.items():
         quoted = f'"{value}"' if name == "PATH" else shlex.quote(value)

