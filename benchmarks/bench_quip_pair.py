@@ -18,6 +18,13 @@ centres, so ghosts enter only as neighbours, exactly like the periodic images in
 own connectivity. Both paths therefore do the same descriptor and GP work; the plugin
 saves quippy's Atoms conversion and ``calc_connect`` (LAMMPS' list is reused).
 
+Measured (tiny GAP, nice 19 on 2 busy cores): 640 atoms pair/quippy 0.95 (min) / 1.01
+(median of per-rep ratios), equal; 160 atoms 1.17 / 1.06 at load ~20 and 1.06 / 1.09 over
+12 reps at load 6-12, i.e. pair quip ~6-9% (~17 ms/step) slower at 160 atoms. That gap
+fits a cost per ghost atom (~20 us each; 808 ghosts per 160 atoms vs 1,695 per 640) in
+QUIP's wrapper bookkeeping over all local+ghost atoms (its Atoms object, properties and
+connection table), not descriptor work; not yet profiled on an idle machine.
+
     .venv/bin/python benchmarks/bench_quip_pair.py [--model gap.xml] [--sizes 160 640]
 """
 
