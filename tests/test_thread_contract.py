@@ -2,6 +2,7 @@
 the threads ``xfer md`` gives itself (:func:`xfer.runtime.default_threads`), not the one
 thread ``import xfer`` pins its own process to."""
 
+import os
 import subprocess
 import sys
 
@@ -29,6 +30,13 @@ def test_bench_runs_get_the_threads_of_xfer_md(three_threads):
     env = _child_env("cpu")
     assert all(env[var] == "3" for var in THREAD_VARIABLES)
     assert env["CUDA_VISIBLE_DEVICES"] == ""
+
+
+def test_bench_ranks_share_the_cores(monkeypatch):
+    monkeypatch.delenv("XFER_THREADS", raising=False)
+    cores = len(os.sched_getaffinity(0))
+    assert _child_env("cpu", ranks=2)[THREAD_VARIABLES[0]] == str(max(1, cores // 2))
+    assert _child_env("cpu")[THREAD_VARIABLES[0]] == str(cores)
 
 
 def test_xfer_env_defaults_to_the_threads_of_xfer_md(three_threads):

@@ -215,7 +215,7 @@ class Ladder:
             ),
             work,
             s.max_run_s + STARTUP_ALLOWANCE_S,
-            env=_child_env(s.device),
+            env=_child_env(s.device, ranks),
             log=work / "log.lammps",
         )
         if (why := self._failed(run, work, work / "log.lammps", s.steps)) is not None:
@@ -282,13 +282,14 @@ def _first_loop(log: Path) -> float | None:
     return float(loops[0][0]) if len(loops) > 1 else None
 
 
-def _child_env(device: str) -> dict[str, str]:
+def _child_env(device: str, ranks: int = 1) -> dict[str, str]:
     """The runs' environment: every path computes with the threads ``xfer md`` gives itself
-    by default (a bare ``lmp`` otherwise inherits this process's 1 thread and compares
-    unfairly); ``cpu`` hides GPUs from them."""
+    by default, the cores shared by its ``ranks`` (a bare ``lmp`` otherwise inherits this
+    process's 1 thread and compares unfairly; 2 ranks of all cores each oversubscribe
+    them); ``cpu`` hides GPUs from them."""
     from xfer.runtime import default_threads, lmp_environment
 
-    env = lmp_environment(default_threads())
+    env = lmp_environment(default_threads(ranks))
     if device == "cpu":
         env["CUDA_VISIBLE_DEVICES"] = ""
     return env
