@@ -96,7 +96,7 @@ def write_csv(records: Sequence[dict[str, Any]], target: Path) -> None:
 
 def write_figure(records: Sequence[dict[str, Any]], target: Path) -> Path:
     """Log-log atom-steps/s vs atoms, one line per backend, path and rank count."""
-    fig = Figure(figsize=(7, 4.5))
+    fig = Figure(figsize=(9.5, 4.5), layout="constrained")  # makes room for the legend
     ax = fig.add_subplot()
     lines = sorted({(r["arch"], r["path"], r["ranks"]) for r in records})
     styles = {"lammps": ("-", "o"), "xfer_md": ("--", "D"), "ase_md": (":", "^"),
@@ -128,5 +128,5 @@ def write_figure(records: Sequence[dict[str, Any]], target: Path) -> Path:
     ax.set_ylabel("atom-steps / s")
     ax.set_title("MD throughput (raw_eval: energy+forces calls)")
     ax.grid(True, which="both", alpha=0.3)
-    ax.legend(fontsize=7, ncol=2)
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.02, 1.0), frameon=False)
     return save_figure(fig, target)
