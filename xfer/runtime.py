@@ -142,8 +142,7 @@ def default_threads(ranks_per_node: int = 1) -> int:
 
 def set_threads(n: int) -> None:
     """Run torch, OpenMP and deepmd with ``n`` threads in this process and its children."""
-    for var in THREAD_VARIABLES:
-        os.environ[var] = str(n)
+    os.environ.update(thread_variables(n))
     torch = sys.modules.get("torch")
     if torch is not None:
         torch.set_num_threads(n)

@@ -32,12 +32,17 @@ def _outputs(store: TaskStore, tasks: dict) -> dict:
     return found
 
 
+def _stacked(done: dict, key: str) -> pd.DataFrame:
+    """The CSV files named ``key`` in every finished task's outputs, as one table."""
+    return pd.concat([pd.read_csv(o[key]) for o in done.values()], ignore_index=True)
+
+
 def _volume(plan: Plan, store: TaskStore, out: Path) -> list[str]:
     done = _outputs(store, plan.diagnostics.volume)
     if not done:
         return []
     vs = plan.campaign.diagnostics.volume_scan
-    table = pd.concat([pd.read_csv(o["table"]) for o in done.values()], ignore_index=True)
+    table = _stacked(done, "table")
     summary = scan_summary(table, vs.plateau_density, vs.shift_threshold)
     write_csv(table, out / "volume_scan.csv")
     write_csv(summary, out / "volume_scan_summary.csv")
@@ -60,9 +65,9 @@ def _along(plan: Plan, store: TaskStore, out: Path) -> list[str]:
     done = _outputs(store, plan.diagnostics.along)
     if not done:
         return []
-    table = pd.concat([pd.read_csv(o["table"]) for o in done.values()], ignore_index=True)
-    forces = pd.concat([pd.read_csv(o["forces"]) for o in done.values()], ignore_index=True)
-    summary = pd.concat([pd.read_csv(o["summary"]) for o in done.values()], ignore_index=True)
+    table = _stacked(done, "table")
+    forces = _stacked(done, "forces")
+    summary = _stacked(done, "summary")
     write_csv(table, out / "along.csv")
     write_csv(summary, out / "along_summary.csv")
     along_figure(out / "along.png", table, forces)
