@@ -15,7 +15,9 @@ energy and virial requested every step, measures what deepmd-kit's committee ste
 per model (its model-deviation step always computes per-atom energies and virials).
 
 Reported as ratios to the driving model alone, and the every-step committee against N
-separate models (N x the driving model); the machine's load average is recorded.
+separate models (N x the driving model), from wall time and (``cpu_`` keys) from the
+variant process's CPU time, which time-sharing with other processes does not inflate;
+the machine's load average is recorded.
 Result: benchmarks/results/committee.json.
 
     .venv/bin/python benchmarks/bench_committee.py [--arch deepmd] [--sizes 160,640]
@@ -70,6 +72,7 @@ class Variant:
         self.chunked = self.committee is not None and not self.committee.engine
         self.blocks: list[float] = []
         self.cpu_share: list[float] = []  # process CPU time / wall time of each block
+        self.cpu_blocks: list[float] = []  # process CPU s/step of each block
         with contextlib.chdir(workdir):
             self.lmp = LammpsRun(plugins_needed=[settings.pair.plugin]).lmp
             self.lmp.file("in.lammps")  # runs the warm-up (engine) or only sets up (chunked)
@@ -86,8 +89,10 @@ class Variant:
             else:
                 self.lmp.command(f"run {steps}")
             wall = time.perf_counter() - start
+            cpu = time.process_time() - cpu
             self.blocks.append(wall / steps)
-            self.cpu_share.append((time.process_time() - cpu) / wall)
+            self.cpu_blocks.append(cpu / steps)
+            self.cpu_share.append(cpu / wall)
         return self.blocks[-1]
 
     def result(self, steps: int) -> dict:
@@ -96,7 +101,8 @@ class Variant:
         if done != len(self.blocks) * steps:
             raise SystemExit(f"a timed run stopped early ({done} of {len(self.blocks) * steps})")
         return {"steps": steps, "warmup_steps": self.warm, "s_per_step": min(self.blocks),
-                "s_per_step_blocks": self.blocks,
+                "s_per_step_blocks": self.blocks, "cpu_s_per_step": min(self.cpu_blocks),
+                "cpu_s_per_step_blocks": self.cpu_blocks,
                 "cpu_share_blocks": self.cpu_share}  # fmt: skip
 
 
@@ -179,10 +185,10 @@ def bench_committee(
     alone = timings.pop("single")
     atomic = timings.pop("single_atomic", None)
     for timing in timings.values():
-        timing["ratio_to_single"] = timing["s_per_step"] / alone["s_per_step"]
-        timing["ratio_to_separate_models"] = timing["s_per_step"] / (
-            len(members) * alone["s_per_step"]
-        )
+        for kind in ("", "cpu_"):  # wall time, and CPU time (insensitive to time-sharing)
+            per_step = timing[f"{kind}s_per_step"] / alone[f"{kind}s_per_step"]
+            timing[f"{kind}ratio_to_single"] = per_step
+            timing[f"{kind}ratio_to_separate_models"] = per_step / len(members)
     record = {"arch": arch, "n_atoms": size, "n_members": len(members),
               "members": [str(m.path) for m in members], "single": alone,
               "committee": timings, "load_average_1min": load}  # fmt: skip

