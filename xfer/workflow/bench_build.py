@@ -39,7 +39,8 @@ def model_precision(model: Path) -> str:
 
 
 def threads() -> dict[str, Any]:
-    """Thread settings every run gets: ``xfer md``'s default (:func:`default_threads`)."""
+    """Thread settings of a 1-rank run: ``xfer md``'s default (:func:`default_threads`); each
+    rank of an N-rank run gets ``default_threads(N)``."""
     n = default_threads()
     return {**thread_variables(n), "cpu_count": os.cpu_count()}
 
