@@ -3,7 +3,8 @@
 For each architecture (mace, deepmd, gap) it takes a 4-member committee — by default the
 tiny preset trained on examples/dataset-small.toml for seeds 0-3 from xfer's tiny-model
 cache (built if missing: xfer.workflow.tiny_models), or ``--committee ROOT`` per
-architecture — and runs the standard ``xfer md`` input (NVT 100 K, bond halt at 1000 A,
+architecture — and runs the standard ``xfer md`` input (NVT, or with ``--ensemble npt``
+NPT at 1 atm, the ensemble of active-learning explorations; 100 K, bond halt at 1000 A,
 an uncertainty threshold of 1e6 eV/A so the halt machinery is active but never fires)
 with the driving model alone and with the committee checked every 1, 10 and 100 steps,
 at 160 and 640 atoms. Every variant is its own process (QUIP keeps one potential per
@@ -15,7 +16,10 @@ energy and virial requested every step, measures what deepmd-kit's committee ste
 per model (its model-deviation step always computes per-atom energies and virials).
 
 Reported as ratios to the driving model alone, and the every-step committee against N
-separate models (N x the driving model), from wall time and (``cpu_`` keys) from the
+separate models (N x the driving model). A deviation step needs every member's virial (the
+``*_devi_v`` columns); a lone NVT model computes its virial only on thermo steps, a lone NPT
+model on every step (the barostat needs the pressure), so NVT is the stricter comparison.
+Ratios come from wall time and (``cpu_`` keys) from the
 variant process's CPU time, which time-sharing with other processes does not inflate;
 the machine's load average is recorded.
 Result: benchmarks/results/committee.json.
@@ -28,6 +32,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import itertools
 import json
 import os
 import subprocess
@@ -154,15 +159,16 @@ class Process:
 
 
 def bench_committee(
-    root: Path, size: int, steps: int, repeats: int, everies: list[int], work: Path
-) -> dict:
+    root: Path, size: int, ensemble: str, steps: int, repeats: int, everies: list[int],
+    work: Path,
+) -> dict:  # fmt: skip
     """Driving model alone and the committee at each interval, one box size; the variants'
     blocks are interleaved so that changing machine load hits them alike."""
     members = load_committee(root)[:N_MEMBERS]
     _, single = export_model(members[0].path)
     spec = committee_spec(members)
     base = MDSettings(
-        potential="ml", pair=single, mix=parse_mix(MIXES[size]), density=1.0, ensemble="nvt",
+        potential="ml", pair=single, mix=parse_mix(MIXES[size]), density=1.0, ensemble=ensemble,
         temperature=100.0, timestep_fs=TIMESTEP_FS, bond_stretch_max=1000.0, dump_every=100,
         checkpoint_every=0,
     )  # fmt: skip
@@ -189,7 +195,7 @@ def bench_committee(
             per_step = timing[f"{kind}s_per_step"] / alone[f"{kind}s_per_step"]
             timing[f"{kind}ratio_to_single"] = per_step
             timing[f"{kind}ratio_to_separate_models"] = per_step / len(members)
-    record = {"arch": arch, "n_atoms": size, "n_members": len(members),
+    record = {"arch": arch, "n_atoms": size, "ensemble": ensemble, "n_members": len(members),
               "members": [str(m.path) for m in members], "single": alone,
               "committee": timings, "load_average_1min": load}  # fmt: skip
     if atomic is not None:
@@ -238,6 +244,12 @@ def main() -> None:
         + ")",
     )
     parser.add_argument("--sizes", default="160,640", help="box sizes (160 and/or 640 atoms)")
+    parser.add_argument(
+        "--ensemble",
+        action="append",
+        choices=["nvt", "npt"],
+        help="ensemble (repeatable; default nvt)",
+    )
     parser.add_argument("--steps", type=int, default=100, help="steps per timed block")
     parser.add_argument("--repeats", type=int, default=3, help="timed blocks (fastest kept)")
     parser.add_argument("--every", default="1,10,100", help="deviation intervals")
@@ -253,49 +265,55 @@ def main() -> None:
     everies = [int(e) for e in args.every.split(",")]
     records = []
     with tempfile.TemporaryDirectory() as tmp:
-        for arch in archs:
-            for size in sizes:
-                record = bench_committee(
-                    roots[arch],
-                    size,
-                    args.steps,
-                    args.repeats,
-                    everies,
-                    Path(tmp) / f"{arch}-{size}",
-                )
-                record["measured"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-                record["quick_training"] = args.quick and arch not in given
-                records.append(record)
-                save(records)  # after each record: an interrupted run keeps what it measured
-                print(
-                    json.dumps(
-                        {
-                            "arch": arch,
-                            "n_atoms": size,
-                            **{
-                                e: round(t["ratio_to_single"], 3)
-                                for e, t in record["committee"].items()
-                            },
-                        }
-                    ),
-                    flush=True,
-                )
+        for arch, size, ensemble in itertools.product(archs, sizes, args.ensemble or ["nvt"]):
+            record = bench_committee(
+                roots[arch],
+                size,
+                ensemble,
+                args.steps,
+                args.repeats,
+                everies,
+                Path(tmp) / f"{arch}-{size}-{ensemble}",
+            )
+            record["measured"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+            record["quick_training"] = args.quick and arch not in given
+            records.append(record)
+            save(records)  # after each record: an interrupted run keeps what it measured
+            print(
+                json.dumps(
+                    {
+                        "arch": arch,
+                        "n_atoms": size,
+                        "ensemble": ensemble,
+                        **{
+                            e: round(t["ratio_to_single"], 3)
+                            for e, t in record["committee"].items()
+                        },
+                    }
+                ),
+                flush=True,
+            )
+
+
+def _key(record: dict) -> tuple[str, int, str]:
+    """Architecture, size and ensemble (records made before the option are NVT)."""
+    return record["arch"], record["n_atoms"], record.get("ensemble", "nvt")
 
 
 def save(records: list[dict]) -> None:
     """Merge ``records`` into committee.json (other architectures and sizes are kept)."""
     out = RESULTS / "committee.json"
     old = json.loads(out.read_text())["results"] if out.exists() else []
-    measured = {(r["arch"], r["n_atoms"]) for r in records}
-    merged = records + [r for r in old if (r["arch"], r["n_atoms"]) not in measured]
-    merged.sort(key=lambda r: (r["arch"], r["n_atoms"]))
+    measured = {_key(r) for r in records}
+    merged = sorted(records + [r for r in old if _key(r) not in measured], key=_key)
     write_json(out, {
         "benchmark": "committee deviation cost: s/step vs the driving model alone",
         "targets": {"every_10_ratio_to_single": 1.5, "every_1_ratio_to_separate_models": 1.1},
         "timestep_fs": TIMESTEP_FS,
         "note": "tiny models (examples/dataset-small.toml, tiny preset, unless a record's "
-                "members say otherwise), NVT 100 K; bond halt off (1000 A) and uncertainty "
-                "threshold 1e6 eV/A so that no run stops early; one thread per variant "
+                "members say otherwise), NVT (or the record's ensemble, NPT at 1 atm) at "
+                "100 K; bond halt off (1000 A) and uncertainty threshold 1e6 eV/A so that no "
+                "run stops early; one thread per variant "
                 "process, 2 shared cores (load_average_1min per record: at the start and "
                 "after each round of blocks; cpu_share_blocks: the variant process's CPU "
                 "time over the block's wall time, near 1 when nothing took its core)",
