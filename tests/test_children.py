@@ -16,7 +16,8 @@ from pathlib import Path
 import pytest
 
 # the caller: runs a shell "tool" (itself and a background child) through run_in_group,
-# with SIGTERM raised as KeyboardInterrupt, as the xfer CLI does
+# with SIGINT and SIGTERM raised as KeyboardInterrupt, as the xfer CLI does (installed
+# explicitly: a caller started in the background inherits SIGINT ignored)
 CALLER = """
 import signal, sys
 from pathlib import Path
@@ -25,6 +26,7 @@ from xfer.children import run_in_group
 def stop(signum, frame):
     raise KeyboardInterrupt
 
+signal.signal(signal.SIGINT, stop)
 signal.signal(signal.SIGTERM, stop)
 out = Path(sys.argv[1])
 tool = ["sh", "-c", f"sleep 300 & echo $$ $! > {out / 'pids.tmp'}; mv {out / 'pids.tmp'} "
