@@ -19,9 +19,8 @@ Reported as ratios to the driving model alone, and the every-step committee agai
 separate models (N x the driving model). A deviation step needs every member's virial (the
 ``*_devi_v`` columns); a lone NVT model computes its virial only on thermo steps, a lone NPT
 model on every step (the barostat needs the pressure), so NVT is the stricter comparison.
-Ratios come from wall time and (``cpu_`` keys) from the
-variant process's CPU time, which time-sharing with other processes does not inflate;
-the machine's load average is recorded.
+Ratios come from wall time and (``cpu_`` keys) from the variant process's CPU time, which
+time-sharing with other processes does not inflate; the machine's load average is recorded.
 Result: benchmarks/results/committee.json.
 
     .venv/bin/python benchmarks/bench_committee.py [--arch deepmd] [--sizes 160,640]
@@ -313,10 +312,10 @@ def save(records: list[dict]) -> None:
         "note": "tiny models (examples/dataset-small.toml, tiny preset, unless a record's "
                 "members say otherwise), NVT (or the record's ensemble, NPT at 1 atm) at "
                 "100 K; bond halt off (1000 A) and uncertainty threshold 1e6 eV/A so that no "
-                "run stops early; one thread per variant "
-                "process, 2 shared cores (load_average_1min per record: at the start and "
-                "after each round of blocks; cpu_share_blocks: the variant process's CPU "
-                "time over the block's wall time, near 1 when nothing took its core)",
+                "run stops early; one thread per variant process, 2 shared cores "
+                "(load_average_1min per record: at the start and after each round of blocks; "
+                "cpu_share_blocks: the variant process's CPU time over the block's wall time, "
+                "near 1 when nothing took its core)",
         "results": merged,
         "build": {"threads": int(os.environ.get("OMP_NUM_THREADS", "1")), "nprocs": 1,
                   "machine": os.uname().machine, "cpus": os.cpu_count(),
