@@ -5,21 +5,14 @@ benchmarks/validate_diffusion_spce.py; this slow test runs its simulation for a 
 to prove that LAMMPS' own data file (write_data) and dump parse and give a sane D.
 """
 
-import importlib.util
-from pathlib import Path
-
 import pytest
+from fixtures.scripts import benchmark_module
 
 from xfer.analysis import AnalysisSettings, analyze_run
 
-SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "validate_diffusion_spce.py"
-
 
 def _validation_module():
-    spec = importlib.util.spec_from_file_location("validate_diffusion_spce", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return benchmark_module("validate_diffusion_spce")
 
 
 @pytest.mark.slow

