@@ -18,12 +18,15 @@ centres, so ghosts enter only as neighbours, exactly like the periodic images in
 own connectivity. Both paths therefore do the same descriptor and GP work; the plugin
 saves quippy's Atoms conversion and ``calc_connect`` (LAMMPS' list is reused).
 
-Measured (tiny GAP, nice 19 on 2 busy cores): 640 atoms pair/quippy 0.95 (min) / 1.01
-(median of per-rep ratios), equal; 160 atoms 1.17 / 1.06 at load ~20 and 1.06 / 1.09 over
-12 reps at load 6-12, i.e. pair quip ~6-9% (~17 ms/step) slower at 160 atoms. That gap
-fits a cost per ghost atom (~20 us each; 808 ghosts per 160 atoms vs 1,695 per 640) in
-QUIP's wrapper bookkeeping over all local+ghost atoms (its Atoms object, properties and
-connection table), not descriptor work; not yet profiled on an idle machine.
+Measured (tiny GAP, 8 reps, idle machine, 2026-12-02; ``quip_pair.json``): 160 atoms
+pair/quippy 1.06 (min) / 1.08 (median of per-rep ratios), i.e. 15 ms a call slower; 640
+atoms 0.99 / 0.96, no slower. perf of both paths at 160 atoms (40 calls each; min 0.255 s
+against 0.236 s a call): xfer's own
+code (``PairQuip::evaluate`` outside ``quip_lammps_wrapper``) is <0.1% of the samples; the
+difference is QUIP re-parsing its argument strings on every call: ``lower_case`` under
+``param_read_line`` (``potential_simple_calc`` and each descriptor's calc) takes 10.5% of
+the pair path against 4.4% of quippy's, ~16 ms a call more. A fixed cost per call inside
+QUIP, so it vanishes at 640 atoms.
 
     .venv/bin/python benchmarks/bench_quip_pair.py [--model gap.xml] [--sizes 160 640]
 """
