@@ -21,12 +21,12 @@ saves quippy's Atoms conversion and ``calc_connect`` (LAMMPS' list is reused).
 Measured (tiny GAP, 8 reps, idle machine, 2026-12-02; ``quip_pair.json``): 160 atoms
 pair/quippy 1.06 (min) / 1.08 (median of per-rep ratios), i.e. 15 ms a call slower; 640
 atoms 0.99 / 0.96, no slower. perf of both paths at 160 atoms (40 calls each; min 0.255 s
-against 0.236 s a call): xfer's own
-code (``PairQuip::evaluate`` outside ``quip_lammps_wrapper``) is <0.1% of the samples; the
-difference is QUIP re-parsing its argument strings on every call: ``lower_case`` under
-``param_read_line`` (``potential_simple_calc`` and each descriptor's calc) takes 10.5% of
-the pair path against 4.4% of quippy's, ~16 ms a call more. A fixed cost per call inside
-QUIP, so it vanishes at 640 atoms.
+against 0.236 s a call): xfer's own code (``PairQuip::evaluate`` outside
+``quip_lammps_wrapper``) is <0.1% of the samples; the difference is QUIP re-parsing its
+argument strings on every call: ``lower_case`` under ``param_read_line``
+(``potential_simple_calc`` and each descriptor's calc) takes 10.5% of the pair path against
+4.4% of quippy's, ~16 ms a call more. A fixed cost per call inside QUIP, so it vanishes at
+640 atoms.
 
     .venv/bin/python benchmarks/bench_quip_pair.py [--model gap.xml] [--sizes 160 640]
 """

@@ -119,7 +119,6 @@ def write_outputs(runs: dict[str, dict[str, Any]], note: str, out: Path) -> None
             fontsize=8,
             color="white",
         )
-    ax.set_xticks(range(len(names)), names)
     ax.axhline(25, color="0.5", ls="--", lw=1, label="25 min target", zorder=0)
     ax.set_xticks(range(len(names)), names)
     ax.set_ylabel("minutes")
